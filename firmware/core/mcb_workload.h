@@ -30,6 +30,9 @@ typedef struct mcb_workload {
     /* Optional (may be NULL): runtime memory figures in bytes (e.g. TFLM arena). */
     size_t (*arena_used)(void);
     size_t (*arena_size)(void);
+    /* Optional (may be NULL): workload parameters as "key=value key=value", reported in the
+     * `cfg` record as p_<key>=<value>. */
+    const char *params;
 } mcb_workload_t;
 
 extern const mcb_workload_t mcb_workload;

@@ -1,0 +1,60 @@
+"""Every command: parse options, call stages, print. Thin on purpose.
+
+Each command lives in ``mcubench.commands.<name>`` and exposes
+``register(subparsers) -> argparse.ArgumentParser`` which sets ``func=run(args) -> int``.
+The registry below is explicit: adding a command means adding one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import UserError
+
+# name -> module under mcubench.commands (explicit registry, no discovery by scanning).
+COMMANDS: dict[str, str] = {
+    "bench": "mcubench.commands.bench",
+    "doctor": "mcubench.commands.doctor",
+    "boards": "mcubench.commands.boards",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcubench",
+        description="Take a trained model to numbers measured on a microcontroller or an emulated Cortex-M4.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcubench {__version__}")
+    parser.add_argument("--traceback", action="store_true", help="show the full traceback of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # With no arguments the main job runs: the built-in workload on the emulated board.
+        args = parser.parse_args(["bench", *argv])
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        if args.traceback:
+            raise
+        print(f"mcubench: error: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"  hint: {err.hint}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mcubench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
