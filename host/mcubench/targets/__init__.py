@@ -1,0 +1,47 @@
+"""Targets and emulators, with explicit registries."""
+
+from __future__ import annotations
+
+from ..errors import UserError
+from .base import Image, RunLog, RunOptions, Target, ToolStatus
+from .emulator import Emulator, EmulatorTarget
+from .qemu import Qemu
+
+# Emulators by name. Order matters for `--emulator auto`: the first present that can run the
+# board is used.
+EMULATORS: dict[str, type[Emulator]] = {
+    "qemu": Qemu,
+}
+
+
+def get_emulator(name: str) -> Emulator:
+    try:
+        return EMULATORS[name]()
+    except KeyError:
+        raise UserError(f"unknown emulator `{name}`", f"choose one of: {', '.join(EMULATORS)}") from None
+
+
+def get_target(name: str) -> Target:
+    """A target by name: an emulator's name, or `hardware`."""
+    if name in EMULATORS:
+        return EmulatorTarget(get_emulator(name))
+    if name == "hardware":
+        from .hardware import HardwareTarget
+
+        return HardwareTarget()
+    known = ", ".join([*EMULATORS, "hardware"])
+    raise UserError(f"unknown target `{name}`", f"choose one of: {known}")
+
+
+__all__ = [
+    "EMULATORS",
+    "Emulator",
+    "EmulatorTarget",
+    "Image",
+    "RunLog",
+    "RunOptions",
+    "Target",
+    "ToolStatus",
+    "get_emulator",
+    "get_target",
+]

@@ -1,0 +1,171 @@
+"""The emulator axis: QEMU and Renode behind one interface.
+
+An ``Emulator`` starts an ELF for a board and exposes the board's UART as a serial URL on
+loopback; ``EmulatorTarget`` runs the benchmark session over it. Figures are labelled with
+what the emulator really measures (QEMU: instructions; Renode: virtual time), never as a
+real board's cycles.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from ..boards import Board
+from ..errors import UserError
+from ..transport import LinkClosed, SerialLink
+from .base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session
+
+
+def free_tcp_port() -> int:
+    """A free TCP port on loopback (the emulator binds it right after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningEmulator:
+    """A started emulator process whose UART is served at ``serial_url``."""
+
+    name: str
+    process: subprocess.Popen
+    serial_url: str
+    command: list[str]
+    log_path: Path
+
+    def is_alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, grace: float = 3.0) -> int | None:
+        """Waits ``grace`` seconds for a clean exit, then kills; never leaves a process behind."""
+        try:
+            return self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            try:
+                return self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a process that ignores SIGKILL
+                return None
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+class Emulator(ABC):
+    name: ClassVar[str]
+    executable_name: ClassVar[str]
+    latency_unit: ClassVar[str]
+    latency_source: ClassVar[str]
+    install_hint: ClassVar[str]
+
+    def executable(self) -> str | None:
+        return shutil.which(self.executable_name)
+
+    def require(self) -> str:
+        exe = self.executable()
+        if not exe:
+            raise UserError(f"{self.name}: `{self.executable_name}` is not on PATH", self.install_hint)
+        return exe
+
+    def supports(self, board: Board) -> str | None:
+        if self.name not in board.targets:
+            return f"{self.name} cannot emulate board `{board.id}`"
+        return None
+
+    @abstractmethod
+    def start(self, image: Image, workdir: Path, options: RunOptions) -> RunningEmulator: ...
+
+    @abstractmethod
+    def units_per_tick(self, hello_tick_hz: int, tick_unit: str) -> float:
+        """How many ``latency_unit`` one timer tick of the image is under this emulator."""
+
+    @abstractmethod
+    def status(self) -> list[ToolStatus]: ...
+
+    def finish(self, running: RunningEmulator, options: RunOptions, log: RunLog) -> None:
+        """Hook after the session: e.g. read a plugin's report into ``log.extra``."""
+
+
+def connect_with_retry(url: str, running: RunningEmulator, timeout: float = 20.0) -> SerialLink:
+    """Connects to the emulator's UART socket, retrying while the emulator starts listening."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if not running.is_alive():
+            raise UserError(
+                f"{running.name} exited before its UART was ready: {running.log_text().strip()[-500:]}",
+                "command: " + " ".join(running.command),
+            )
+        try:
+            return SerialLink.open(url)
+        except LinkClosed as exc:
+            last_error = exc
+            time.sleep(0.05)
+    raise UserError(f"could not connect to {running.name}'s UART at {url}: {last_error}", "is the port blocked?")
+
+
+class EmulatorTarget(Target):
+    """Runs images in an emulator; the same session code serves every emulator."""
+
+    kind = "emulator"
+
+    def __init__(self, emulator: Emulator):
+        self.emulator = emulator
+        self.name = emulator.name
+
+    def supports(self, board: Board) -> str | None:
+        return self.emulator.supports(board)
+
+    def status(self) -> list[ToolStatus]:
+        return self.emulator.status()
+
+    def do_run(self, image: Image, options: RunOptions) -> RunLog:
+        workdir = image.elf.parent
+        running = self.emulator.start(image, workdir, options)
+        link: SerialLink | None = None
+        try:
+            link = connect_with_retry(running.serial_url, running)
+            benchmark_session(link, options, is_alive=running.is_alive)
+            link.command("exit", status=0)
+            try:
+                link.collect(until=("done",), timeout=5.0, is_alive=running.is_alive, eof_is_error=False)
+            except LinkClosed:
+                pass
+        except UserError as exc:
+            log = running.log_text().strip()
+            if log:
+                exc.message += f"\n  {self.name} said: {log[-400:]}"
+            raise
+        finally:
+            if link is not None:
+                if options.transcript:
+                    link.transcript.save(options.transcript)
+                link.close()
+            running.stop()
+        hello = next((r for r in link.records if r.type == "hello"), None)
+        tick_hz = hello.int("tick_hz") if hello else 0
+        tick_unit = hello.get("tick_unit", "") if hello else ""
+        log = RunLog(
+            records=list(link.records),
+            target=self.name,
+            emulator=self.emulator.name,
+            port=running.serial_url,
+            latency_unit=self.emulator.latency_unit,
+            latency_source=self.emulator.latency_source,
+            units_per_tick=self.emulator.units_per_tick(tick_hz, tick_unit),
+            stats=link.decoder.stats,
+            transcript=bytes(link.transcript.received),
+            extra={"command": running.command},
+        )
+        self.emulator.finish(running, options, log)
+        return log
