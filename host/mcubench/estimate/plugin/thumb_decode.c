@@ -22,7 +22,7 @@ static void decode16(uint16_t hw, insn_info *d)
     if ((hw >> 14) == 0) {
         /* shift (imm), add, subtract, move, compare */
         unsigned op = (hw >> 9) & 0x1f;
-        if (op < 0x0c) {                      /* LSL/LSR/ASR imm, ADD/SUB reg/imm3 */
+        if (op < 0x10) {                      /* LSL/LSR/ASR imm, ADD/SUB reg/imm3 */
             d->writes = BIT(hw & 7);
         } else {                              /* MOV/CMP/ADD/SUB imm8 */
             unsigned sub = (hw >> 11) & 3;
@@ -170,7 +170,7 @@ static void decode_vfp(uint16_t hw1, uint16_t hw2, insn_info *d)
             return;
         }
     }
-    if ((hw1 & 0xfe00) == 0xec00 || (hw1 & 0xfe00) == 0xed00) {
+    if ((hw1 & 0xfe00) == 0xec00) {
         /* extension register load/store: P U D W L in hw1[8:4] */
         unsigned p = (hw1 >> 8) & 1, w = (hw1 >> 5) & 1, l = (hw1 >> 4) & 1;
         unsigned rn = hw1 & 0xf;

@@ -1,0 +1,143 @@
+"""`mcubench bench`: build a benchmark firmware, run it, print and store the result.
+
+With no arguments: the built-in int8 dot product on the emulated Cortex-M4F (QEMU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+from ..fileio import write_json_atomic
+from ..pipeline import BenchRequest, default_result_path, run_bench
+from ..runtimes import RUNTIMES, WorkloadSpec
+from ..targets import RunOptions
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options every command that runs an image shares."""
+    p.add_argument("--board", default="mps2-an386", help="board id (mcubench boards); default: mps2-an386 (emulated)")
+    p.add_argument("--target", "--emulator", dest="target", default=None,
+                   help="qemu, renode, hardware or auto (default: the board's own target)")
+    p.add_argument("--memory-of", metavar="BOARD", help="enforce this board's flash/RAM limits (e.g. nano33ble)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs before timing (default 1)")
+    p.add_argument("--runs", type=int, default=5, help="timed runs (default 5)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the run (default 120)")
+    p.add_argument("--port", help="hardware: serial port or URL (default: find the board by USB ID)")
+    p.add_argument("--verbose", "-v", action="store_true", help="show the commands run")
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("bench", help="build, run and measure a benchmark firmware (the main job)")
+    p.add_argument("model", nargs="?", help="a .tflite model (default: the built-in workload)")
+    p.add_argument("--runtime", choices=sorted(RUNTIMES), default=None, help="builtin, or a model runtime")
+    p.add_argument("--workload", default="dot_int8", help="built-in workload (default dot_int8)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="workload parameter, e.g. n=2048")
+    add_run_options(p)
+    p.add_argument("--json", action="store_true", help="print the result record as JSON on stdout")
+    p.add_argument("--out", type=Path, help="write the result JSON here (default results/runs/<id>.json)")
+    p.add_argument("--transcript", type=Path, help="save the raw serial log here")
+    p.set_defaults(func=run)
+    return p
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise UserError(f"--param {pair!r} is not KEY=VALUE", "e.g. --param n=2048")
+        params[key] = value
+    return params
+
+
+def request_from_args(args: argparse.Namespace) -> BenchRequest:
+    if args.warmup < 0 or args.runs < 1:
+        raise UserError("--runs must be at least 1 and --warmup at least 0", "e.g. --warmup 1 --runs 5")
+    target = None if args.target in (None, "auto") else args.target
+    if args.model:
+        from ..models_bridge import workload_for_model  # model runtimes
+
+        workload, runtime, extras = workload_for_model(Path(args.model), args.runtime)
+    else:
+        runtime = args.runtime or "builtin"
+        if runtime != "builtin":
+            raise UserError(f"--runtime {runtime} needs a model", "give a .tflite file, e.g. mcubench bench model.tflite --runtime aot")
+        workload, extras = WorkloadSpec(args.workload, parse_params(args.param)), {}
+    workload.warmup, workload.runs = args.warmup, args.runs
+    options = RunOptions(timeout=args.timeout, transcript=args.transcript, port=args.port)
+    return BenchRequest(
+        workload=workload, runtime=runtime, board=args.board, target=target, memory_of=args.memory_of,
+        options=options, verbose=args.verbose, **extras,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    request = request_from_args(args)
+    outcome = run_bench(request)
+    result = outcome.result
+    path = args.out or default_result_path(result)
+    write_json_atomic(path, result)
+    _store_in_history(result)
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_result(result)
+        print(f"result: {path}")
+    return 0 if result.get("outputs_match") is not False else 1
+
+
+def _store_in_history(result: dict) -> None:
+    try:
+        from ..results import history  # issue 7's history, when present
+    except ImportError:
+        return
+    history.add_result(result)
+
+
+def print_result(result: dict) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    ident, lat, mem = result["identity"], result["latency"], result["memory"]
+    unit = lat["unit"]
+    label = {"instructions": "instructions (QEMU icount, emulated)", "cycles": "cycles (DWT)",
+             "virtual_cycles": "cycles of Renode virtual time"}.get(unit, unit)
+    title = f"{ident['model']['name']} · {ident['runtime']} · {ident['board']} on {ident['target']}"
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row(escape(f"latency per run [{label}]"), f"median {lat['median']:,.0f}  (min {lat['min']:,.0f}, max {lat['max']:,.0f}, n={len(lat['runs'])})")
+    table.add_row("timer resolution", f"{lat['resolution']:g} {unit} per tick")
+    if result.get("latency_ms") is not None:
+        table.add_row("latency", f"{result['latency_ms']:.3f} ms at {ident['clock_hz'] / 1e6:g} MHz")
+    if result.get("estimated_cycles") is not None:
+        est = result["estimate"]
+        table.add_row(f"estimate for {est['board']}", f"{result['estimated_cycles']:,} cycles ≈ {result['estimated_ms']:.3f} ms (estimate, not measured)")
+    table.add_row("flash (text+rodata+data)", f"{mem['flash_bytes']:,} B")
+    table.add_row("static RAM (data+bss)", f"{mem['static_ram_bytes']:,} B")
+    if mem.get("stack_high_water_bytes") is not None:
+        table.add_row("stack high-water", f"{mem['stack_high_water_bytes']:,} of {mem['stack_size_bytes']:,} B")
+    if mem.get("arena_used_bytes") is not None:
+        table.add_row("arena used / allocated", f"{mem['arena_used_bytes']:,} / {mem.get('arena_allocated_bytes') or 0:,} B")
+    limits = mem.get("limits") or {}
+    if limits:
+        table.add_row(f"fits {limits['board']}", f"{'yes' if limits['fits'] else 'NO'} (flash {limits['flash_bytes']:,} B, RAM {limits['ram_bytes']:,} B)")
+    if result.get("outputs_match") is not None:
+        table.add_row("outputs match host TFLM", "yes" if result["outputs_match"] else "NO")
+    Console().print(table)
+    if result.get("ops"):
+        ops = Table(title="per operator (mean per run)", header_style="bold")
+        ops.add_column("#", justify="right")
+        ops.add_column("op")
+        ops.add_column(unit, justify="right")
+        for op in result["ops"]:
+            ops.add_row(str(op["index"]), op["name"], f"{op['value']:,.0f}")
+        Console().print(ops)
+    for warning in result.get("warnings", [])[:5]:
+        print(f"warning: {warning}", file=sys.stderr)

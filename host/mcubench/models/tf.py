@@ -1,0 +1,69 @@
+"""The one place that imports TensorFlow, Keras 3, tf-keras and the optimization toolkit.
+
+``TF_USE_LEGACY_KERAS=1`` is set by ``mcubench.models`` (this package's ``__init__``) before
+anything here runs, so ``tf.keras`` is tf-keras (what ``tensorflow-model-optimization``
+needs) while ``import keras`` remains Keras 3. Imports are lazy: ``mcubench analyze`` on a
+``.tflite`` file never pays for TensorFlow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from types import ModuleType
+
+from ..errors import UserError
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+
+def tensorflow() -> ModuleType:
+    """Import TensorFlow quietly and check tf.keras is tf-keras (import order was right)."""
+    already = "tensorflow" in sys.modules
+    warnings.filterwarnings("ignore", message=r".*tf\.lite\.Interpreter is deprecated.*")
+    warnings.filterwarnings("ignore", message=r".*Statistics for quantized inputs.*")
+    import tensorflow as tf
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if already and not tf.keras.__name__.startswith("tf_keras"):
+        raise UserError(
+            "TensorFlow was imported before mcubench.models, so tf.keras is Keras 3 and "
+            "tensorflow-model-optimization cannot work",
+            "import mcubench.models (or set TF_USE_LEGACY_KERAS=1) before importing tensorflow",
+        )
+    return tf
+
+
+def keras3() -> ModuleType:
+    """Keras 3, the user's and the examples' Keras."""
+    tensorflow()
+    import keras
+
+    return keras
+
+
+def tf_keras() -> ModuleType:
+    tensorflow()
+    import tf_keras as tfk
+
+    return tfk
+
+
+def tfmot() -> ModuleType:
+    tf_keras()
+    import tensorflow_model_optimization as mot
+
+    return mot
+
+
+def is_tf_keras_model(model: object) -> bool:
+    return type(model).__module__.startswith("tf_keras") or any(
+        c.__module__.startswith("tf_keras") for c in type(model).__mro__
+    )
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow (both Keras flavours use TF's RNG)."""
+    keras3().utils.set_random_seed(seed)

@@ -1,0 +1,184 @@
+"""The staged pipeline behind `mcubench bench`: render → build → fit check → run → collect → result.
+
+Each stage is a function of the previous one's output (see docs/architecture.md). Stages raise
+``UserError`` for what the user can fix; the CLI turns those into one-line messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from .boards import Board, check_fit, load_board
+from .build import ElfSizes, build, elf_sizes
+from .collect import Measurements, collect
+from .errors import UserError
+from .identity import git_hash, tool_version
+from .render import Project, render_project
+from .runtimes import WorkloadSpec
+from .targets import RunOptions, get_target
+from .targets.base import Image, RunLog
+
+SCHEMA_ID = "mcubench.result/1"
+
+
+@dataclass
+class BenchRequest:
+    workload: WorkloadSpec
+    runtime: str = "builtin"
+    board: str = "mps2-an386"
+    target: str | None = None  # None: the board's default target
+    memory_of: str | None = None  # enforce another board's flash/RAM limits
+    options: RunOptions = field(default_factory=RunOptions)
+    recipe: str | None = None
+    variant: str | None = None
+    host_metrics: dict[str, Any] | None = None
+    verbose: bool = False
+    # Compares the device's output with a reference (the host TFLM interpreter) when given.
+    reference_output: Callable[[], bytes] | None = None
+
+
+@dataclass
+class BenchOutcome:
+    project: Project
+    image: Image
+    sizes: ElfSizes
+    log: RunLog
+    measurements: Measurements
+    result: dict[str, Any]
+
+
+def resolve_target(request: BenchRequest, board: Board) -> str:
+    return request.target or board.default_target
+
+
+def fit_stage(image: Image, sizes: ElfSizes, limits_board: Board) -> dict[str, Any]:
+    fit = check_fit(limits_board, sizes.flash, sizes.ram_reserved)
+    if not fit.fits:
+        raise UserError(
+            f"the image {fit.problem()} (static RAM {sizes.static_ram:,} B + heap {sizes.heap:,} B + stack {sizes.stack:,} B)",
+            "choose a smaller model or recipe, or a board with more memory",
+        )
+    return {"board": limits_board.id, "flash_bytes": limits_board.flash_bytes, "ram_bytes": limits_board.ram_bytes, "fits": True}
+
+
+def run_bench(request: BenchRequest) -> BenchOutcome:
+    board = load_board(request.board)
+    limits_board = load_board(request.memory_of) if request.memory_of else board
+    target = get_target(resolve_target(request, board))
+    reason = target.supports(board)
+    if reason:
+        raise UserError(reason, "pick another --target/--emulator or --board (mcubench boards lists them)")
+    project = render_project(request.runtime, request.workload, board)
+    image = build(project, verbose=request.verbose)
+    sizes = elf_sizes(image.elf)
+    limits = fit_stage(image, sizes, limits_board)
+    log = target.run(image, request.options)
+    measurements = collect(log, image)
+    result = make_result(request, board, project, image, sizes, limits, log, measurements)
+    return BenchOutcome(project, image, sizes, log, measurements, result)
+
+
+def _int_or_none(value: float | None) -> int | None:
+    return None if value is None else int(round(value))
+
+
+def make_result(
+    request: BenchRequest,
+    board: Board,
+    project: Project,
+    image: Image,
+    sizes: ElfSizes,
+    limits: dict[str, Any],
+    log: RunLog,
+    m: Measurements,
+) -> dict[str, Any]:
+    lat = m.latency
+    median = lat.median
+    emulated = log.emulator is not None
+    instructions = _int_or_none(median) if lat.unit == "instructions" else None
+    cycles = _int_or_none(median) if lat.unit == "cycles" else None
+    latency_ms = (median / board.clock_hz * 1000.0) if lat.unit == "cycles" and not emulated else None
+    workload = request.workload
+    outputs_match = None
+    correctness: dict[str, Any] = {
+        "output_checksum": f"{zlib.crc32(m.output) & 0xFFFFFFFF:08X}" if m.output is not None else None,
+        "output_hex": m.output.hex() if m.output is not None and len(m.output) <= 4096 else None,
+        "compared_with": None,
+        "max_abs_diff": None,
+        "on_device_accuracy": None,
+    }
+    if request.reference_output is not None and m.output is not None:
+        reference = request.reference_output()
+        outputs_match = reference == m.output
+        correctness["compared_with"] = "tflm-host"
+        if len(reference) == len(m.output):
+            correctness["max_abs_diff"] = max(
+                (abs(((a + 128) % 256) - ((b + 128) % 256)) for a, b in zip(reference, m.output)), default=0
+            )
+    model_sha = workload.model_sha256 or (hashlib.sha256(workload.model_bytes).hexdigest() if workload.model_bytes else None)
+    return {
+        "schema": SCHEMA_ID,
+        "id": str(uuid.uuid4()),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "identity": {
+            "tool_version": tool_version(),
+            "git_hash": git_hash(),
+            "model": {
+                "name": workload.name,
+                "sha256": model_sha,
+                "path": str(workload.model_path) if workload.model_path else None,
+            },
+            "variant": request.variant,
+            "recipe": request.recipe,
+            "runtime": request.runtime,
+            "board": board.id,
+            "target": log.target,
+            "emulator": log.emulator,
+            "clock_hz": int(m.hello.get("clock_hz", board.clock_hz)),
+            "compiler": m.build.get("cc"),
+            "cflags": m.build.get("cflags"),
+            "memory_of": request.memory_of,
+            "build_id": image.build_id,
+            "workload": {"name": workload.name, "params": {k: _parse_param(v) for k, v in m.params.items()}},
+        },
+        "latency": lat.to_dict(),
+        "instructions": instructions,
+        "cycles": cycles,
+        "latency_ms": latency_ms,
+        "ops": m.ops,
+        "memory": {
+            "flash_bytes": sizes.flash,
+            "static_ram_bytes": sizes.static_ram,
+            "stack_high_water_bytes": m.memory.get("stack_used"),
+            "stack_size_bytes": m.memory.get("stack_size", sizes.stack),
+            "arena_used_bytes": m.memory.get("arena_used"),
+            "arena_allocated_bytes": m.memory.get("arena_size"),
+            "flash_split": None,
+            "sections": sizes.to_dict(),
+            "limits": limits,
+        },
+        "outputs_match": outputs_match,
+        "correctness": correctness,
+        "host": request.host_metrics,
+        "estimate": None,
+        "warnings": m.warnings,
+    }
+
+
+def _parse_param(value: str) -> Any:
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def default_result_path(result: dict[str, Any]) -> Path:
+    from .paths import results_dir
+
+    return results_dir() / "runs" / f"{result['id']}.json"

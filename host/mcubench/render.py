@@ -1,0 +1,148 @@
+"""Render stage: a complete PlatformIO project for one (runtime, workload, board).
+
+The project lives in its own directory under the work dir (firmware/build/ by default),
+named after the job, not the content, so rendering again after a change rewrites only the
+files that changed and PlatformIO rebuilds incrementally. The build id is a content hash of
+everything the image is made from; the image reports it and the host checks it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import jinja2
+
+from .boards import Board
+from .fileio import write_text_atomic
+from .identity import tool_version
+from .paths import boards_dir, firmware_dir, templates_dir, work_dir
+from .runtimes import WorkloadSources, WorkloadSpec, get_runtime
+
+
+@dataclass
+class Project:
+    dir: Path
+    env: str
+    board: Board
+    runtime: str
+    workload: WorkloadSpec
+    build_id: str
+    sources: WorkloadSources
+    files: list[Path] = field(default_factory=list)
+
+
+def template_env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Writes only when the content differs, so unchanged files keep their mtime."""
+    if path.is_file() and path.read_text() == text:
+        return False
+    write_text_atomic(path, text)
+    return True
+
+
+def job_key(runtime: str, workload: WorkloadSpec, board: Board) -> str:
+    ident = {
+        "runtime": runtime,
+        "workload": workload.name,
+        "model": workload.model_sha256,
+        "params": workload.params,
+        "extra": workload.extra,
+        "board": board.id,
+        "warmup": workload.warmup,
+        "runs": workload.runs,
+    }
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def project_dir_for(runtime: str, workload: WorkloadSpec, board: Board, root: Path | None = None) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", workload.name)[:40]
+    return (root or work_dir()) / f"{runtime}-{safe}-{board.id}-{job_key(runtime, workload, board)}"
+
+
+@contextmanager
+def project_lock(directory: Path) -> Iterator[None]:
+    """One writer per project directory (parallel sweeps may share a job)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def platform_spec(board: Board) -> str:
+    """The `platform =` value: our local platform by path, others by registry name."""
+    if board.platformio["platform"] == "mcubench":
+        return f"symlink://{boards_dir() / 'platform'}"
+    return board.platformio["platform"]
+
+
+def _filter_dirs(filters: list[str]) -> list[Path]:
+    return [firmware_dir() / m for f in filters for m in re.findall(r"\+<([^>]*)>", f)]
+
+
+def content_hash(paths: list[Path], salt: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(salt, sort_keys=True, default=str).encode())
+    for root in paths:
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else ([root] if root.is_file() else [])
+        for f in files:
+            if ".pio" in f.parts or f.name.startswith("."):
+                continue
+            digest.update(str(f.relative_to(root.parent) if root.is_dir() else f.name).encode())
+            digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def render_project(runtime_name: str, workload: WorkloadSpec, board: Board, out_dir: Path | None = None) -> Project:
+    runtime = get_runtime(runtime_name)
+    runtime.check(workload, board)
+    directory = out_dir or project_dir_for(runtime_name, workload, board)
+    with project_lock(directory):
+        sources = runtime.render_workload(workload, board, directory)
+        flags = [*sources.build_flags, f"-DMCB_WARMUP={workload.warmup}", f"-DMCB_RUNS={workload.runs}"]
+        context = {
+            "tool_version": tool_version(),
+            "runtime": runtime_name,
+            "workload": workload.name,
+            "board": board,
+            "env": board.id,
+            "platform": platform_spec(board),
+            "firmware_dir": firmware_dir(),
+            "src_filters": sources.src_filters,
+            "build_flags": flags,
+            "extra_sources": [str(d) for d in sources.extra_source_dirs],
+            "lib_deps": sources.lib_deps,
+            "lib_extra_dirs": [str(d) for d in sources.lib_extra_dirs],
+        }
+        env = template_env()
+        files = []
+        ini = directory / "platformio.ini"
+        write_if_changed(ini, env.get_template("project/platformio.ini.j2").render(context))
+        files.append(ini)
+        if sources.extra_source_dirs:
+            script = directory / "extra_sources.py"
+            write_if_changed(script, env.get_template("project/extra_sources.py.j2").render(context))
+            files.append(script)
+        inputs = [
+            *_filter_dirs(["+<core/>", board.platformio["src_filter"], *sources.src_filters]),
+            *sources.extra_source_dirs,
+            *files,
+        ]
+        build_id = content_hash(inputs, {"board": board.id, "flags": flags, "tool": tool_version()})
+    return Project(directory, board.id, board, runtime_name, workload, build_id, sources, files)
