@@ -233,7 +233,7 @@ static void handle_command(void) {
     mcb_send_done(ok);
 }
 
-int main(void) {
+void mcb_main(void) {
     mcb_port_init();
     paint_stack();
     send_hello();

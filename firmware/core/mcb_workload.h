@@ -37,6 +37,10 @@ typedef struct mcb_workload {
 
 extern const mcb_workload_t mcb_workload;
 
+/* The benchmark core's entry point: never returns. Bare-metal startup calls it from main();
+ * the Arduino port calls it from setup(). */
+void mcb_main(void) __attribute__((noreturn));
+
 /* Provided by the core for runtimes that time their operators themselves. */
 uint64_t mcb_ticks(void);
 

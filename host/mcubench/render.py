@@ -60,6 +60,7 @@ def job_key(runtime: str, workload: WorkloadSpec, board: Board) -> str:
         "runtime": runtime,
         "workload": workload.name,
         "model": workload.model_sha256,
+        "input": hashlib.sha256(workload.input_bytes).hexdigest() if workload.input_bytes else None,
         "params": workload.params,
         "extra": workload.extra,
         "board": board.id,

@@ -6,6 +6,7 @@
 
 #include "mcb_port.h"
 #include "mcb_protocol.h"
+#include "mcb_workload.h"
 
 extern uint32_t __etext, __data_start__, __data_end__, __bss_start__, __bss_end__;
 extern void (*__preinit_array_start[])(void) __attribute__((weak));
@@ -14,6 +15,9 @@ extern void (*__init_array_start[])(void) __attribute__((weak));
 extern void (*__init_array_end[])(void) __attribute__((weak));
 
 int main(void);
+
+/* Bare-metal images start the benchmark core directly. */
+int main(void) { mcb_main(); }
 void Reset_Handler(void);
 void Default_Handler(void);
 void HardFault_Handler(void);

@@ -24,6 +24,7 @@ class WorkloadSpec:
     model_path: Path | None = None  # a .tflite for model runtimes
     model_bytes: bytes | None = None
     model_sha256: str | None = None
+    input_bytes: bytes | None = None  # the fixed test input baked into the image (model runtimes)
     warmup: int = 1
     runs: int = 5
     extra: dict[str, Any] = field(default_factory=dict)  # runtime options (e.g. cmsis_nn, dsp)
