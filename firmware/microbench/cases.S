@@ -1,5 +1,5 @@
-/* Cortex-M4 microbenchmarks with documented timings, one region per case (region ids are
- * the case numbers listed in tests/estimate/test_microbench.py). Each timed body is
+/* Cortex-M4 microbenchmarks with documented timings, one region per case (region
+ * 0x1000 + the case number listed in tests/estimate/test_microbench.py). Each timed body is
  * straight-line code inside one translation block unless the case is about branches.
  * Built by mcubench.estimate.microbench for QEMU mps2-an386. */
     .syntax unified
@@ -7,16 +7,20 @@
     .fpu fpv4-sp-d16
     .thumb
 
-    .macro REGION_BEGIN id
-    movw ip, #\id
+    /* Case n is region 0x1000 + n. The end marker takes its id from r11 (set before the
+     * region begins) so that the region holds exactly the case's body. Bodies leave r11
+     * and r12 alone. */
+    .macro REGION_BEGIN n
+    .balign 4
+    movw ip, #(0x1000 + \n)
+    movw r11, #(0x1000 + \n)
     .inst.w 0xf3af80b1
     ldrb.w ip, [ip, #0]
     .endm
 
-    .macro REGION_END id
-    movw ip, #\id
+    .macro REGION_END n
     .inst.w 0xf3af80b2
-    ldrb.w ip, [ip, #0]
+    ldrb.w ip, [r11, #0]
     .endm
 
     .section .vectors, "a"
@@ -150,6 +154,7 @@ run_cases:
     b.n 2f
 2:
     .endr
+    nop                       /* the last branch lands on a 16-bit instruction */
     REGION_END 9
 
     /* 10: CMP then 16 conditional branches, never taken */
@@ -171,6 +176,7 @@ run_cases:
     nop
 2:
     .endr
+    nop                       /* the last branch lands on a 16-bit instruction */
     REGION_END 11
 
     /* 12: 8 LDM of 4 registers */

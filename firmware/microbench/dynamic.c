@@ -12,6 +12,9 @@ __attribute__((noinline)) static void op_body(uint32_t n)
         mb_sink += i;
 }
 
+/* heavy.c, only in the `loadtest` image */
+extern void mb_heavy(void) __attribute__((weak));
+
 void run_dynamic_regions(void)
 {
     mcb_region_begin(MCB_REGION_TIMED);
@@ -21,4 +24,6 @@ void run_dynamic_regions(void)
         mcb_region_end(MCB_REGION_OP_BASE + op);
     }
     mcb_region_end(MCB_REGION_TIMED);
+    if (mb_heavy)
+        mb_heavy();
 }

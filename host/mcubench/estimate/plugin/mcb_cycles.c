@@ -281,11 +281,12 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     }
 
     /* fetch bound: with W wait states each 32-bit fetch takes 1+W cycles; the prefetch
-     * buffer hides them only while execution is slower than fetching */
+     * buffer hides them only while execution is slower than fetching. The first word is
+     * paid by the branch refill (refill + W) or was prefetched on fall-through. */
     uint32_t static_cost = exec_sum;
     uint32_t w = COST(C_FLASH_WAIT_STATES);
     if (w && COST(C_CODE_IN_FLASH)) {
-        uint64_t words = ((end - 1) >> 2) - (t->vaddr >> 2) + 1;
+        uint64_t words = ((end - 1) >> 2) - (t->vaddr >> 2);
         uint32_t fetch = (uint32_t)(words * (1 + w));
         if (fetch > static_cost)
             static_cost = fetch;
@@ -320,8 +321,9 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             qemu_plugin_register_vcpu_insn_exec_cb(insn, marker_hint_exec,
                                                    QEMU_PLUGIN_CB_NO_REGS, m);
         } else if (info[i].marker_load && (i == 0 || info[i - 1].kind == K_MARKER_HINT)) {
+            /* MEM_RW: QEMU 7.2 does not call a MEM_R-only callback for this byte load */
             qemu_plugin_register_vcpu_mem_cb(insn, marker_load_exec, QEMU_PLUGIN_CB_NO_REGS,
-                                             QEMU_PLUGIN_MEM_R, NULL);
+                                             QEMU_PLUGIN_MEM_RW, NULL);
         }
     }
     free(cost);
