@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "bench": "mcubench.commands.bench",
     "doctor": "mcubench.commands.doctor",
     "boards": "mcubench.commands.boards",
+    "history": "mcubench.commands.history",
 }
 
 
