@@ -60,7 +60,19 @@ class ElfSizes:
 def elf_sizes(elf: Path) -> ElfSizes:
     text = rodata = data = bss = heap = stack = 0
     with open(elf, "rb") as f:
-        for section in ELFFile(f).iter_sections():
+        elffile = ELFFile(f)
+        # Load address of each section: a writable section that is loaded where it runs
+        # (e.g. .init_array in flash) is flash-resident, not RAM data copied at start-up.
+        segments = [s for s in elffile.iter_segments() if s["p_type"] == "PT_LOAD"]
+
+        def load_address(section) -> int:
+            addr = section["sh_addr"]
+            for seg in segments:
+                if seg["p_vaddr"] <= addr < seg["p_vaddr"] + max(seg["p_memsz"], 1):
+                    return addr - seg["p_vaddr"] + seg["p_paddr"]
+            return addr
+
+        for section in elffile.iter_sections():
             flags = section["sh_flags"]
             size = section["sh_size"]
             if not flags & SH_FLAGS.SHF_ALLOC or size == 0:
@@ -72,7 +84,7 @@ def elf_sizes(elf: Path) -> ElfSizes:
                 heap += size
             elif section["sh_type"] == "SHT_NOBITS":
                 bss += size
-            elif flags & SH_FLAGS.SHF_WRITE:
+            elif flags & SH_FLAGS.SHF_WRITE and load_address(section) != section["sh_addr"]:
                 data += size
             elif flags & SH_FLAGS.SHF_EXECINSTR:
                 text += size

@@ -60,6 +60,10 @@ def open_serial(url: str, baudrate: int = 115200, read_timeout: float = 0.05) ->
                 port.rts = False
             except (ValueError, serial.SerialException):
                 pass
+        if url.startswith("socket://"):
+            # pyserial's socket:// open() ends with reset_input_buffer(), which throws away
+            # whatever the peer already sent; an emulator may have sent its `hello` by then.
+            port.reset_input_buffer = lambda: None  # type: ignore[method-assign]
         port.open()
         return port
     except (serial.SerialException, OSError, ValueError) as exc:

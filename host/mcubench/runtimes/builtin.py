@@ -15,6 +15,8 @@ from .base import Runtime, WorkloadSources, WorkloadSpec
 # name -> (source dir under firmware/, {param: (C macro, default, min, max)})
 BUILTIN_WORKLOADS = {
     "dot_int8": ("workloads/dot_int8", {"n": ("MCB_DOT_N", 1024, 1, 1 << 20)}),
+    # Misbehaves on purpose (mode 1 hangs, 2 faults, 3 fails setup) to check error handling.
+    "selftest": ("workloads/selftest", {"mode": ("MCB_SELFTEST_MODE", 0, 0, 3)}),
 }
 
 

@@ -142,9 +142,12 @@ class EmulatorTarget(Target):
             except LinkClosed:
                 pass
         except UserError as exc:
-            log = running.log_text().strip()
-            if log:
-                exc.message += f"\n  {self.name} said: {log[-400:]}"
+            # The emulator's own words help, except its routine start-up notices.
+            said = [l for l in running.log_text().splitlines() if l.strip() and "waiting for connection" not in l]
+            if said:
+                exc.message += f"\n  {self.name} said: " + "\n  ".join(said[-5:])[-400:]
+            if exc.hint:
+                exc.hint = exc.hint.replace("<elf>", str(image.elf))
             raise
         finally:
             if link is not None:
