@@ -1,0 +1,83 @@
+"""Load a user's model: ``.keras``/``.h5`` (Keras 3, or tf-keras for legacy h5), SavedModel, ``.tflite``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from . import tf as tfmod
+from .tflite_file import parse_tflite
+
+
+@dataclass
+class SourceModel:
+    """What a recipe starts from. Exactly one of ``keras_model``/``saved_model_dir``/``tflite_bytes``
+    is the primary form (``kind`` says which)."""
+
+    path: Path | None
+    kind: str  # "keras" | "saved_model" | "tflite"
+    keras_model: Any = None
+    saved_model_dir: Path | None = None
+    tflite_bytes: bytes | None = None
+
+    @property
+    def name(self) -> str:
+        if self.path is not None:
+            return self.path.stem
+        return getattr(self.keras_model, "name", "model")
+
+    @property
+    def input_shape(self) -> tuple:
+        if self.keras_model is not None:
+            shape = self.keras_model.inputs[0].shape
+            return tuple(None if d is None else int(d) for d in shape)
+        if self.tflite_bytes is not None:
+            m = parse_tflite(self.tflite_bytes, str(self.path))
+            return m.tensor(m.inputs[0]).shape
+        return ()
+
+
+def as_source(model: Any) -> SourceModel:
+    """Accept a SourceModel, a Keras model (Keras 3 or tf-keras) or a path."""
+    if isinstance(model, SourceModel):
+        return model
+    if isinstance(model, (str, Path)):
+        return load_model(model)
+    if hasattr(model, "predict") and hasattr(model, "layers"):
+        return SourceModel(None, "keras", keras_model=model)
+    raise UserError(f"cannot use a {type(model).__name__} as a model", "give a Keras model or a .keras/.h5/SavedModel/.tflite path")
+
+
+def load_model(path: str | Path) -> SourceModel:
+    """Load ``path`` (.keras, .h5, SavedModel directory or .tflite) into a :class:`SourceModel`."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"model {path} does not exist", "check the path given to --model")
+    if path.suffix == ".tflite":
+        data = path.read_bytes()
+        parse_tflite(data, str(path))
+        return SourceModel(path, "tflite", tflite_bytes=data)
+    if path.is_dir():
+        if not (path / "saved_model.pb").exists():
+            raise UserError(f"model directory {path} has no saved_model.pb", "give a SavedModel directory or a .keras/.h5/.tflite file")
+        tfk = tfmod.tf_keras()
+        try:  # a Keras-2 SavedModel keeps its architecture (needed for QAT/pruning)
+            return SourceModel(path, "keras", keras_model=tfk.models.load_model(path, compile=False), saved_model_dir=path)
+        except Exception:
+            return SourceModel(path, "saved_model", saved_model_dir=path)
+    if path.suffix in (".keras", ".h5", ".hdf5"):
+        keras = tfmod.keras3()
+        errors = []
+        try:
+            return SourceModel(path, "keras", keras_model=keras.saving.load_model(path, compile=False))
+        except Exception as err:
+            errors.append(str(err).splitlines()[0] if str(err) else type(err).__name__)
+        if path.suffix != ".keras":
+            try:
+                return SourceModel(path, "keras", keras_model=tfmod.tf_keras().models.load_model(path, compile=False))
+            except Exception as err:
+                errors.append(str(err).splitlines()[0] if str(err) else type(err).__name__)
+        raise UserError(f"model {path} cannot be loaded: {errors[0][:300]}", "check the file is a complete Keras model (re-save it with model.save)")
+    raise UserError(f"model {path}: unknown format {path.suffix or '(no suffix)'}", "give a .keras, .h5, .tflite file or a SavedModel directory")

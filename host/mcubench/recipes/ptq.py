@@ -1,0 +1,94 @@
+"""Post-training conversions: float32 baseline, full-integer int8, 16x8, float16, dynamic range."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from ..models import tf as tfmod
+from ..models.data import Dataset
+from ..models.load import SourceModel
+from . import Recipe, Variant
+
+MODES = ("float32", "int8", "int16x8", "float16", "dynamic")
+
+
+def convert(source: SourceModel | Any, mode: str, representative: np.ndarray | None = None) -> bytes:
+    """Convert a Keras model (Keras 3 or tf-keras, incl. QAT) or SavedModel to ``.tflite`` bytes.
+
+    ``int8``: int8 weights and activations, int8 input/output (builtins-int8 only, so a
+    float fallback is an error, not a hybrid model). ``int16x8``: int16 activations, int8
+    weights, int16 I/O. ``float16``: float16 weights. ``dynamic``: int8 weights, float activations.
+    """
+    tf = tfmod.tensorflow()
+    if isinstance(source, SourceModel):
+        if source.keras_model is not None:
+            converter = tf.lite.TFLiteConverter.from_keras_model(source.keras_model)
+        elif source.saved_model_dir is not None:
+            converter = tf.lite.TFLiteConverter.from_saved_model(str(source.saved_model_dir))
+        elif mode == "float32" and source.tflite_bytes is not None:
+            return source.tflite_bytes
+        else:
+            raise UserError(f"{source.path} is already a .tflite model; recipe {mode} needs the Keras model", "give the .keras/.h5 model")
+    else:
+        converter = tf.lite.TFLiteConverter.from_keras_model(source)
+    if mode != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if mode in ("int8", "int16x8"):
+        if representative is None or len(representative) == 0:
+            raise UserError(f"recipe {mode} needs a non-empty representative dataset", "pass --data with x_train samples")
+        rep = np.asarray(representative, dtype=np.float32)
+        converter.representative_dataset = lambda: ([sample[None]] for sample in rep)
+        if mode == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        else:
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            converter.inference_input_type = tf.int16
+            converter.inference_output_type = tf.int16
+    try:
+        return bytes(converter.convert())
+    except Exception as err:  # the converter's errors are long; keep the first line
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"TFLite conversion ({mode}) failed: {first[:300]}", "check the model uses ops the TFLite converter supports") from None
+
+
+class _Ptq(Recipe):
+    mode: str = "float32"
+    needs_keras = False
+    defaults = {"calibration_samples": 200}
+
+    def do_apply(self, source: SourceModel, dataset: Dataset | None, params: dict) -> Variant:
+        rep = dataset.representative(params["calibration_samples"]) if self.needs_representative else None
+        data = convert(source, self.mode, rep)
+        return Variant(name=self.name, recipe=self.name, tflite_bytes=data, params=params)
+
+
+class Float32(_Ptq):
+    name, mode, description = "float32", "float32", "float32 baseline (no optimization)"
+    defaults: dict = {}
+
+
+class Int8(_Ptq):
+    name, mode, description = "int8", "int8", "full-integer int8, int8 input/output (representative set required)"
+    needs_representative = True
+
+
+class Int16x8(_Ptq):
+    name, mode, description = "int16x8", "int16x8", "int16 activations, int8 weights, int16 input/output"
+    needs_representative = True
+
+
+class Float16(_Ptq):
+    name, mode, description = "float16", "float16", "float16 weights (halves size; not runnable by TFLM)"
+    defaults: dict = {}
+
+
+class Dynamic(_Ptq):
+    name, mode, description = "dynamic", "dynamic", "dynamic-range: int8 weights, float activations (hybrid; not runnable by TFLM)"
+    defaults: dict = {}
