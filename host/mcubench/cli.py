@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "mcubench.commands.doctor",
     "boards": "mcubench.commands.boards",
     "history": "mcubench.commands.history",
+    "compare": "mcubench.commands.compare",
 }
 
 

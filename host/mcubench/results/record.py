@@ -25,11 +25,12 @@ class Figure:
     description: str
     get: Callable[[Record], float | None]
     lower_is_better: bool = True
+    unit_name: str = ""  # for counts and plain numbers: what is counted
 
     def unit(self, record: Record) -> str:
         if self.kind == "latency":
             return record["latency"]["unit"]
-        return {"bytes": "B", "fraction": "%", "ms": "ms", "count": "", "number": ""}[self.kind]
+        return {"bytes": "B", "fraction": "%", "ms": "ms"}.get(self.kind, self.unit_name)
 
 
 def _host(key: str) -> Callable[[Record], float | None]:
@@ -46,10 +47,11 @@ FIGURES: dict[str, Figure] = {f.name: f for f in [
     Figure("latency", "latency", "median latency per run, in the record's unit", lambda r: r["latency"]["median"]),
     Figure("latency_min", "latency", "fastest run", lambda r: r["latency"]["min"]),
     Figure("latency_max", "latency", "slowest run", lambda r: r["latency"]["max"]),
-    Figure("instructions", "count", "emulated instructions per run (QEMU icount)", lambda r: r.get("instructions")),
-    Figure("cycles", "count", "measured cycles per run", lambda r: r.get("cycles")),
+    Figure("instructions", "count", "emulated instructions per run (QEMU icount)", lambda r: r.get("instructions"), unit_name="instructions"),
+    Figure("cycles", "count", "measured cycles per run", lambda r: r.get("cycles"), unit_name="cycles"),
     Figure("latency_ms", "ms", "milliseconds from real cycles at the board clock", lambda r: r.get("latency_ms")),
-    Figure("estimated_cycles", "count", "host cycle estimate (not measured)", lambda r: r.get("estimated_cycles")),
+    Figure("estimated_cycles", "count", "host cycle estimate (not measured)", lambda r: r.get("estimated_cycles"),
+           unit_name="cycles (estimate)"),
     Figure("estimated_ms", "ms", "host estimate in ms (not measured)", lambda r: r.get("estimated_ms")),
     Figure("flash", "bytes", "flash (text + rodata + data)", lambda r: r["memory"]["flash_bytes"]),
     Figure("static_ram", "bytes", "static RAM (data + bss)", lambda r: r["memory"]["static_ram_bytes"]),
@@ -64,8 +66,8 @@ FIGURES: dict[str, Figure] = {f.name: f for f in [
            lambda r: (r.get("correctness") or {}).get("max_abs_diff")),
     Figure("size", "bytes", "model file size", _host("size_bytes")),
     Figure("gzip", "bytes", "gzipped model size", _host("gzip_bytes")),
-    Figure("macs", "count", "multiply-accumulates per inference", _host("macs")),
-    Figure("params", "count", "parameters", _host("params")),
+    Figure("macs", "count", "multiply-accumulates per inference", _host("macs"), unit_name="MACs"),
+    Figure("params", "count", "parameters", _host("params"), unit_name="parameters"),
     Figure("sparsity", "fraction", "fraction of zero weights", _host("sparsity"), lower_is_better=False),
 ]}
 
