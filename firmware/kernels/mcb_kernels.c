@@ -1,0 +1,573 @@
+/* Int8 kernels of the AOT runtime. See mcb_kernels.h for the contract.
+ *
+ * Requantization uses TFLite's double-rounding scheme: a saturating rounding doubling high
+ * multiply followed by a rounding right shift (ties away from zero), which is what TFLM's
+ * reference kernels compute. Softmax and logistic use the same Q-format fixed-point
+ * exp/reciprocal steps (gemmlowp's algorithms), re-implemented here in C99. */
+#include "mcb_kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#if MCBK_USE_DSP
+#include <arm_acle.h>
+#endif
+
+const char *mcbk_path(void) { return MCBK_USE_DSP ? "dsp" : "portable"; }
+
+/* ---- fixed-point helpers ------------------------------------------------------------- */
+
+static inline int32_t sat_rounding_doubling_high_mul(int32_t a, int32_t b) {
+    if (a == b && a == INT32_MIN) return INT32_MAX;
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? (1LL << 30) : (1 - (1LL << 30));
+    /* division truncating toward zero, as in the reference */
+    return (int32_t)((ab + nudge) / (1LL << 31));
+}
+
+static inline int32_t rounding_divide_by_pot(int32_t x, int exponent) {
+    if (exponent <= 0) return x;
+    const int32_t mask = (int32_t)((1LL << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+static inline int32_t shl_wrap(int32_t x, int n) { return (int32_t)((uint32_t)x << n); }
+
+static inline int32_t mbqm(int32_t x, int32_t mult, int32_t shift) {
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    return rounding_divide_by_pot(sat_rounding_doubling_high_mul(shl_wrap(x, left), mult), right);
+}
+
+int32_t mcbk_multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift) {
+    return mbqm(x, mult, shift);
+}
+
+/* x * 2^exponent with saturation (exponent > 0) or rounding (exponent < 0). */
+static inline int32_t sat_rounding_mul_by_pot(int32_t x, int exponent) {
+    if (exponent < 0) return rounding_divide_by_pot(x, -exponent);
+    if (exponent == 0) return x;
+    const int32_t threshold = (int32_t)((1LL << (31 - exponent)) - 1);
+    if (x > threshold) return INT32_MAX;
+    if (x < -threshold) return INT32_MIN;
+    return shl_wrap(x, exponent);
+}
+
+static inline int32_t clamp32(int32_t v, int32_t lo, int32_t hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+static inline int32_t read32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* exp(x) for x in [-1/4, 0), Q0.31 in and out. */
+static int32_t exp_on_interval_quarter(int32_t a) {
+    const int32_t constant_term = 1895147668;    /* exp(-1/8) */
+    const int32_t constant_1_over_3 = 715827883;
+    const int32_t x = a + (1 << 28);              /* expand around -1/8 */
+    const int32_t x2 = sat_rounding_doubling_high_mul(x, x);
+    const int32_t x3 = sat_rounding_doubling_high_mul(x2, x);
+    const int32_t x4 = sat_rounding_doubling_high_mul(x2, x2);
+    const int32_t x4_over_4 = rounding_divide_by_pot(x4, 2);
+    const int32_t poly = rounding_divide_by_pot(
+        sat_rounding_doubling_high_mul(x4_over_4 + x3, constant_1_over_3) + x2, 1);
+    return constant_term + sat_rounding_doubling_high_mul(constant_term, x + poly);
+}
+
+/* exp(a) for a <= 0 given in Q(integer_bits).(31-integer_bits); result Q0.31. */
+static int32_t exp_on_negative_values(int32_t a, int integer_bits) {
+    static const int32_t barrel[7] = {1672461947, 1302514674, 790015084, 290630308,
+                                      39332535, 720401, 242}; /* exp(-2^e), e = -2..4 */
+    const int frac_bits = 31 - integer_bits;
+    const int32_t one_quarter = 1 << (frac_bits - 2);
+    const int32_t mask = one_quarter - 1;
+    const int32_t a_mod_quarter_minus_quarter = (a & mask) - one_quarter;
+    int32_t result = exp_on_interval_quarter(sat_rounding_mul_by_pot(a_mod_quarter_minus_quarter,
+                                                                     integer_bits));
+    const int32_t remainder = a_mod_quarter_minus_quarter - a;
+    for (int e = -2; e <= 4; ++e) {
+        if (integer_bits > e) {
+            const int shift = frac_bits + e;
+            if (remainder & (1 << shift)) result = sat_rounding_doubling_high_mul(result, barrel[e + 2]);
+        }
+    }
+    if (integer_bits > 5) {
+        const int32_t clamp = -(1 << (36 - integer_bits));
+        if (a < clamp) result = 0;
+    }
+    if (a == 0) result = INT32_MAX;
+    return result;
+}
+
+/* 1 / (1 + x) for x in [0, 1), Q0.31 in and out (Newton-Raphson, three steps). */
+static int32_t one_over_one_plus_x(int32_t a) {
+    const int64_t sum = (int64_t)a + (int64_t)INT32_MAX;
+    const int32_t half_denominator = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
+    const int32_t c48_17 = 1515870810;   /* 48/17 in Q2.29 */
+    const int32_t cm32_17 = -1010580540; /* -32/17 in Q2.29 */
+    int32_t x = c48_17 + sat_rounding_doubling_high_mul(half_denominator, cm32_17);
+    for (int i = 0; i < 3; ++i) {
+        const int32_t hdx = sat_rounding_doubling_high_mul(half_denominator, x);
+        const int32_t one_minus = (1 << 29) - hdx;
+        x = x + sat_rounding_mul_by_pot(sat_rounding_doubling_high_mul(x, one_minus), 2);
+    }
+    return sat_rounding_mul_by_pot(x, 1);
+}
+
+static int count_leading_zeros(uint32_t x) {
+    if (x == 0) return 32;
+#if defined(__GNUC__)
+    return __builtin_clz(x);
+#else
+    int n = 0;
+    while (!(x & 0x80000000u)) { x <<= 1; ++n; }
+    return n;
+#endif
+}
+
+/* ---- convolution ------------------------------------------------------------------------ */
+
+/* Valid kernel index range [*k0, *k1) for an origin and dilation over an extent. */
+static inline void valid_range(int32_t origin, int32_t dil, int32_t k, int32_t extent,
+                               int32_t *k0, int32_t *k1) {
+    int32_t lo = 0, hi = k;
+    if (origin < 0) lo = (-origin + dil - 1) / dil;
+    if (origin + (k - 1) * dil >= extent) {
+        hi = extent - origin <= 0 ? 0 : (extent - origin + dil - 1) / dil;
+    }
+    if (hi < lo) hi = lo;
+    *k0 = lo;
+    *k1 = hi;
+}
+
+/* acc[0..3] += sum_i w_j[i] * (x[i] + off) over n inputs, weights of 4 channels interleaved
+ * by 4 inputs, tail (n % 4) per channel at the end. */
+static inline void dot4(const int8_t *x, const int8_t *w, int32_t n, int32_t off, int32_t acc[4]) {
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t n4 = n >> 2;
+#if MCBK_USE_DSP
+    const uint32_t offp = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+    while (n4--) {
+        const uint32_t xv = (uint32_t)read32(x);
+        x += 4;
+        const int32_t xa = (int32_t)__sxtab16(offp, xv);
+        const int32_t xb = (int32_t)__sxtab16(offp, __ror(xv, 8));
+        uint32_t wv = (uint32_t)read32(w);
+        a0 = __smlad(xa, (int32_t)__sxtb16(wv), a0);
+        a0 = __smlad(xb, (int32_t)__sxtb16(__ror(wv, 8)), a0);
+        wv = (uint32_t)read32(w + 4);
+        a1 = __smlad(xa, (int32_t)__sxtb16(wv), a1);
+        a1 = __smlad(xb, (int32_t)__sxtb16(__ror(wv, 8)), a1);
+        wv = (uint32_t)read32(w + 8);
+        a2 = __smlad(xa, (int32_t)__sxtb16(wv), a2);
+        a2 = __smlad(xb, (int32_t)__sxtb16(__ror(wv, 8)), a2);
+        wv = (uint32_t)read32(w + 12);
+        a3 = __smlad(xa, (int32_t)__sxtb16(wv), a3);
+        a3 = __smlad(xb, (int32_t)__sxtb16(__ror(wv, 8)), a3);
+        w += 16;
+    }
+#else
+    while (n4--) {
+        const int32_t x0 = x[0] + off, x1 = x[1] + off, x2 = x[2] + off, x3 = x[3] + off;
+        a0 += w[0] * x0 + w[1] * x1 + w[2] * x2 + w[3] * x3;
+        a1 += w[4] * x0 + w[5] * x1 + w[6] * x2 + w[7] * x3;
+        a2 += w[8] * x0 + w[9] * x1 + w[10] * x2 + w[11] * x3;
+        a3 += w[12] * x0 + w[13] * x1 + w[14] * x2 + w[15] * x3;
+        x += 4;
+        w += 16;
+    }
+#endif
+    const int32_t t = n & 3;
+    for (int32_t i = 0; i < t; ++i) {
+        const int32_t xi = x[i] + off;
+        a0 += w[i] * xi;
+        a1 += w[t + i] * xi;
+        a2 += w[2 * t + i] * xi;
+        a3 += w[3 * t + i] * xi;
+    }
+    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+}
+
+static inline int32_t dot1(const int8_t *x, const int8_t *w, int32_t n, int32_t off, int32_t acc) {
+    int32_t n4 = n >> 2;
+#if MCBK_USE_DSP
+    const uint32_t offp = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+    while (n4--) {
+        const uint32_t xv = (uint32_t)read32(x);
+        const uint32_t wv = (uint32_t)read32(w);
+        acc = __smlad((int32_t)__sxtab16(offp, xv), (int32_t)__sxtb16(wv), acc);
+        acc = __smlad((int32_t)__sxtab16(offp, __ror(xv, 8)), (int32_t)__sxtb16(__ror(wv, 8)), acc);
+        x += 4;
+        w += 4;
+    }
+#else
+    while (n4--) {
+        acc += w[0] * (x[0] + off) + w[1] * (x[1] + off) + w[2] * (x[2] + off) + w[3] * (x[3] + off);
+        x += 4;
+        w += 4;
+    }
+#endif
+    for (int32_t i = 0; i < (n & 3); ++i) acc += w[i] * (x[i] + off);
+    return acc;
+}
+
+void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
+    const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c;
+    const int32_t taps = p->k_h * p->k_w;
+    const int32_t groups = OC >> 2;
+    const int32_t group_bytes = 4 * taps * C;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = in + (size_t)b * H * W * C;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            int32_t ky0, ky1;
+            valid_range(iy0, p->dil_h, p->k_h, H, &ky0, &ky1);
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                int32_t kx0, kx1;
+                valid_range(ix0, p->dil_w, p->k_w, W, &kx0, &kx1);
+                int8_t *o = out + (((size_t)b * p->out_h + oy) * p->out_w + ox) * OC;
+                for (int32_t g = 0; g < groups; ++g) {
+                    const int8_t *wg = p->weights + (size_t)g * group_bytes;
+                    int32_t acc[4] = {0, 0, 0, 0};
+                    if (p->bias) {
+                        acc[0] = p->bias[4 * g]; acc[1] = p->bias[4 * g + 1];
+                        acc[2] = p->bias[4 * g + 2]; acc[3] = p->bias[4 * g + 3];
+                    }
+                    for (int32_t ky = ky0; ky < ky1; ++ky) {
+                        const int8_t *xrow = in_b + (size_t)(iy0 + ky * p->dil_h) * W * C;
+                        for (int32_t kx = kx0; kx < kx1; ++kx) {
+                            dot4(xrow + (size_t)(ix0 + kx * p->dil_w) * C,
+                                 wg + (size_t)(ky * p->k_w + kx) * 4 * C, C, p->in_offset, acc);
+                        }
+                    }
+                    for (int j = 0; j < 4; ++j) {
+                        const int32_t oc = 4 * g + j;
+                        const int32_t v = mbqm(acc[j], p->mult[oc], p->shift[oc]) + p->out_offset;
+                        o[oc] = (int8_t)clamp32(v, p->act_min, p->act_max);
+                    }
+                }
+                for (int32_t oc = 4 * groups; oc < OC; ++oc) {
+                    const int8_t *wc = p->weights + (size_t)groups * group_bytes +
+                                       (size_t)(oc - 4 * groups) * taps * C;
+                    int32_t acc = p->bias ? p->bias[oc] : 0;
+                    for (int32_t ky = ky0; ky < ky1; ++ky) {
+                        const int8_t *xrow = in_b + (size_t)(iy0 + ky * p->dil_h) * W * C;
+                        for (int32_t kx = kx0; kx < kx1; ++kx) {
+                            acc = dot1(xrow + (size_t)(ix0 + kx * p->dil_w) * C,
+                                       wc + (size_t)(ky * p->k_w + kx) * C, C, p->in_offset, acc);
+                        }
+                    }
+                    const int32_t v = mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_offset;
+                    o[oc] = (int8_t)clamp32(v, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
+
+/* ---- depthwise convolution ----------------------------------------------------------------- */
+
+void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out) {
+    const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c, DM = p->depth_mult;
+    const int32_t off = p->in_offset;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = in + (size_t)b * H * W * C;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            int32_t ky0, ky1;
+            valid_range(iy0, p->dil_h, p->k_h, H, &ky0, &ky1);
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                int32_t kx0, kx1;
+                valid_range(ix0, p->dil_w, p->k_w, W, &kx0, &kx1);
+                int8_t *o = out + (((size_t)b * p->out_h + oy) * p->out_w + ox) * OC;
+                int32_t c = 0;
+                if (DM == 1) {
+                    for (; c + 4 <= C; c += 4) {
+                        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+                        if (p->bias) { a0 = p->bias[c]; a1 = p->bias[c + 1]; a2 = p->bias[c + 2]; a3 = p->bias[c + 3]; }
+                        for (int32_t ky = ky0; ky < ky1; ++ky) {
+                            const int8_t *xrow = in_b + (size_t)(iy0 + ky * p->dil_h) * W * C + c;
+                            const int8_t *wrow = p->weights + (size_t)ky * p->k_w * OC + c;
+                            for (int32_t kx = kx0; kx < kx1; ++kx) {
+                                const int8_t *x = xrow + (size_t)(ix0 + kx * p->dil_w) * C;
+                                const int8_t *w = wrow + (size_t)kx * OC;
+#if MCBK_USE_DSP
+                                const uint32_t offp = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+                                const uint32_t xv = (uint32_t)read32(x), wv = (uint32_t)read32(w);
+                                const int32_t xa = (int32_t)__sxtab16(offp, xv);
+                                const int32_t xb = (int32_t)__sxtab16(offp, __ror(xv, 8));
+                                const int32_t wa = (int32_t)__sxtb16(wv);
+                                const int32_t wb = (int32_t)__sxtb16(__ror(wv, 8));
+                                a0 = __smlabb(xa, wa, a0);
+                                a2 = __smlatt(xa, wa, a2);
+                                a1 = __smlabb(xb, wb, a1);
+                                a3 = __smlatt(xb, wb, a3);
+#else
+                                a0 += w[0] * (x[0] + off);
+                                a1 += w[1] * (x[1] + off);
+                                a2 += w[2] * (x[2] + off);
+                                a3 += w[3] * (x[3] + off);
+#endif
+                            }
+                        }
+                        o[c] = (int8_t)clamp32(mbqm(a0, p->mult[c], p->shift[c]) + p->out_offset, p->act_min, p->act_max);
+                        o[c + 1] = (int8_t)clamp32(mbqm(a1, p->mult[c + 1], p->shift[c + 1]) + p->out_offset, p->act_min, p->act_max);
+                        o[c + 2] = (int8_t)clamp32(mbqm(a2, p->mult[c + 2], p->shift[c + 2]) + p->out_offset, p->act_min, p->act_max);
+                        o[c + 3] = (int8_t)clamp32(mbqm(a3, p->mult[c + 3], p->shift[c + 3]) + p->out_offset, p->act_min, p->act_max);
+                    }
+                }
+                for (; c < C; ++c) {
+                    for (int32_t m = 0; m < DM; ++m) {
+                        const int32_t oc = c * DM + m;
+                        int32_t acc = p->bias ? p->bias[oc] : 0;
+                        for (int32_t ky = ky0; ky < ky1; ++ky) {
+                            for (int32_t kx = kx0; kx < kx1; ++kx) {
+                                const int32_t iy = iy0 + ky * p->dil_h, ix = ix0 + kx * p->dil_w;
+                                acc += p->weights[(size_t)(ky * p->k_w + kx) * OC + oc] *
+                                       (in_b[((size_t)iy * W + ix) * C + c] + off);
+                            }
+                        }
+                        o[oc] = (int8_t)clamp32(mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_offset,
+                                                p->act_min, p->act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- pooling -------------------------------------------------------------------------------- */
+
+static void pool(const mcbk_pool_t *p, const int8_t *in, int8_t *out, int is_max) {
+    const int32_t C = p->channels, H = p->in_h, W = p->in_w;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            int32_t fy0, fy1;
+            valid_range(iy0, 1, p->f_h, H, &fy0, &fy1);
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                int32_t fx0, fx1;
+                valid_range(ix0, 1, p->f_w, W, &fx0, &fx1);
+                const int32_t count = (fy1 - fy0) * (fx1 - fx0);
+                int8_t *o = out + (((size_t)b * p->out_h + oy) * p->out_w + ox) * C;
+                for (int32_t c = 0; c < C; ++c) {
+                    int32_t acc = is_max ? -128 : 0;
+                    for (int32_t fy = fy0; fy < fy1; ++fy) {
+                        const int8_t *x = in + (((size_t)b * H + iy0 + fy) * W + ix0) * C + c;
+                        for (int32_t fx = fx0; fx < fx1; ++fx) {
+                            const int32_t v = x[(size_t)fx * C];
+                            if (is_max) { if (v > acc) acc = v; } else acc += v;
+                        }
+                    }
+                    if (!is_max) {
+                        if (count == 0) acc = 0;
+                        else acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                    }
+                    o[c] = (int8_t)clamp32(acc, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
+
+void mcbk_avg_pool(const mcbk_pool_t *p, const int8_t *in, int8_t *out) { pool(p, in, out, 0); }
+void mcbk_max_pool(const mcbk_pool_t *p, const int8_t *in, int8_t *out) { pool(p, in, out, 1); }
+
+/* ---- element-wise ----------------------------------------------------------------------- */
+
+static inline int8_t add_one(const mcbk_binary_t *p, int32_t a, int32_t b) {
+    const int32_t sa = shl_wrap(a + p->in1_offset, p->left_shift);
+    const int32_t sb = shl_wrap(b + p->in2_offset, p->left_shift);
+    const int32_t ra = rounding_divide_by_pot(sat_rounding_doubling_high_mul(sa, p->in1_mult), -p->in1_shift);
+    const int32_t rb = rounding_divide_by_pot(sat_rounding_doubling_high_mul(sb, p->in2_mult), -p->in2_shift);
+    const int32_t raw = rounding_divide_by_pot(sat_rounding_doubling_high_mul(ra + rb, p->out_mult), -p->out_shift)
+                        + p->out_offset;
+    return (int8_t)clamp32(raw, p->act_min, p->act_max);
+}
+
+static inline int8_t mul_one(const mcbk_binary_t *p, int32_t a, int32_t b) {
+    const int32_t prod = (a + p->in1_offset) * (b + p->in2_offset);
+    const int32_t raw = mbqm(prod, p->out_mult, p->out_shift) + p->out_offset;
+    return (int8_t)clamp32(raw, p->act_min, p->act_max);
+}
+
+#define MCBK_BINARY_LOOP(FN)                                                                   \
+    if (p->flat) {                                                                             \
+        for (int32_t i = 0; i < p->size; ++i) out[i] = FN(p, in1[i], in2[i]);                  \
+        return;                                                                                \
+    }                                                                                          \
+    size_t k = 0;                                                                              \
+    for (int32_t d0 = 0; d0 < p->out_dims[0]; ++d0)                                            \
+        for (int32_t d1 = 0; d1 < p->out_dims[1]; ++d1)                                        \
+            for (int32_t d2 = 0; d2 < p->out_dims[2]; ++d2)                                    \
+                for (int32_t d3 = 0; d3 < p->out_dims[3]; ++d3) {                              \
+                    const size_t i1 = (size_t)d0 * p->in1_stride[0] + (size_t)d1 * p->in1_stride[1] + \
+                                      (size_t)d2 * p->in1_stride[2] + (size_t)d3 * p->in1_stride[3]; \
+                    const size_t i2 = (size_t)d0 * p->in2_stride[0] + (size_t)d1 * p->in2_stride[1] + \
+                                      (size_t)d2 * p->in2_stride[2] + (size_t)d3 * p->in2_stride[3]; \
+                    out[k++] = FN(p, in1[i1], in2[i2]);                                        \
+                }
+
+void mcbk_add(const mcbk_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+    MCBK_BINARY_LOOP(add_one)
+}
+
+void mcbk_mul(const mcbk_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+    MCBK_BINARY_LOOP(mul_one)
+}
+
+/* ---- softmax / logistic ------------------------------------------------------------------ */
+
+static inline int32_t mul_by_quantized_multiplier_gt_one(int32_t x, int32_t mult, int32_t left_shift) {
+    return sat_rounding_doubling_high_mul(shl_wrap(x, left_shift), mult);
+}
+
+void mcbk_softmax(const mcbk_softmax_t *p, const int8_t *in, int8_t *out) {
+    const int acc_bits = 12;
+    for (int32_t i = 0; i < p->outer; ++i) {
+        const int8_t *x = in + (size_t)i * p->depth;
+        int8_t *y = out + (size_t)i * p->depth;
+        int32_t max_in_row = -128;
+        for (int32_t c = 0; c < p->depth; ++c) if (x[c] > max_in_row) max_in_row = x[c];
+        int32_t sum_of_exps = 0;
+        for (int32_t c = 0; c < p->depth; ++c) {
+            const int32_t diff = x[c] - max_in_row;
+            if (diff >= p->diff_min) {
+                const int32_t scaled = mul_by_quantized_multiplier_gt_one(diff, p->input_mult, p->input_left_shift);
+                sum_of_exps += rounding_divide_by_pot(exp_on_negative_values(scaled, 5), acc_bits);
+            }
+        }
+        const int headroom_plus_one = count_leading_zeros((uint32_t)sum_of_exps);
+        const int num_bits_over_unit = acc_bits - headroom_plus_one;
+        const int32_t shifted_sum_minus_one =
+            (int32_t)(((uint32_t)sum_of_exps << headroom_plus_one) - (1u << 31));
+        const int32_t shifted_scale = one_over_one_plus_x(shifted_sum_minus_one);
+        const int exponent = num_bits_over_unit + 31 - 8;
+        /* the second pass may overwrite x in place: read before write, element by element */
+        for (int32_t c = 0; c < p->depth; ++c) {
+            const int32_t diff = x[c] - max_in_row;
+            int32_t v = -128;
+            if (diff >= p->diff_min) {
+                const int32_t scaled = mul_by_quantized_multiplier_gt_one(diff, p->input_mult, p->input_left_shift);
+                const int32_t e = exp_on_negative_values(scaled, 5);
+                const int32_t unsat = rounding_divide_by_pot(sat_rounding_doubling_high_mul(shifted_scale, e), exponent);
+                v = clamp32(unsat - 128, -128, 127);
+            }
+            y[c] = (int8_t)v;
+        }
+    }
+}
+
+static int32_t logistic_q4(int32_t a) {
+    if (a == 0) return 1 << 30;
+    const int32_t abs_a = a > 0 ? a : -a;
+    const int32_t pos = one_over_one_plus_x(exp_on_negative_values(-abs_a, 4));
+    return a > 0 ? pos : INT32_MAX - pos;
+}
+
+void mcbk_logistic(const mcbk_logistic_t *p, const int8_t *in, int8_t *out) {
+    for (int32_t i = 0; i < p->size; ++i) {
+        const int32_t x = in[i] - p->in_zero_point;
+        int32_t v;
+        if (x <= -p->range_radius) v = -128;
+        else if (x >= p->range_radius) v = 127;
+        else {
+            const int32_t q4 = mbqm(x, p->input_mult, p->input_left_shift);
+            v = clamp32(rounding_divide_by_pot(logistic_q4(q4), 23) - 128, -128, 127);
+        }
+        out[i] = (int8_t)v;
+    }
+}
+
+/* ---- mean, pad, concat, (de)quantize, copy ------------------------------------------------ */
+
+void mcbk_mean(const mcbk_mean_t *p, const int8_t *in, int8_t *out) {
+    int32_t od[4], rd[4], st[4];
+    st[3] = 1;
+    for (int d = 2; d >= 0; --d) st[d] = st[d + 1] * p->in_dims[d + 1];
+    for (int d = 0; d < 4; ++d) {
+        od[d] = p->reduce[d] ? 1 : p->in_dims[d];
+        rd[d] = p->reduce[d] ? p->in_dims[d] : 1;
+    }
+    size_t k = 0;
+    for (int32_t a = 0; a < od[0]; ++a)
+        for (int32_t b = 0; b < od[1]; ++b)
+            for (int32_t c = 0; c < od[2]; ++c)
+                for (int32_t d = 0; d < od[3]; ++d) {
+                    int32_t sum = 0;
+                    for (int32_t ra = 0; ra < rd[0]; ++ra)
+                        for (int32_t rb = 0; rb < rd[1]; ++rb)
+                            for (int32_t rc = 0; rc < rd[2]; ++rc)
+                                for (int32_t rdd = 0; rdd < rd[3]; ++rdd)
+                                    sum += in[(size_t)(a + ra) * st[0] + (size_t)(b + rb) * st[1] +
+                                              (size_t)(c + rc) * st[2] + (size_t)(d + rdd) * st[3]];
+                    const int32_t shifted = sum - p->in_zero_point * p->count;
+                    const int32_t v = mbqm(shifted, p->mult, p->shift) + p->out_zero_point;
+                    out[k++] = (int8_t)clamp32(v, -128, 127);
+                }
+}
+
+void mcbk_pad(const mcbk_pad_t *p, const int8_t *in, int8_t *out) {
+    int32_t od[4];
+    for (int d = 0; d < 4; ++d) od[d] = p->before[d] + p->in_dims[d] + p->after[d];
+    const size_t es = (size_t)p->elem_size;
+    const size_t row = (size_t)od[3] * es;
+    const size_t in_row = (size_t)p->in_dims[3] * es;
+    for (int32_t a = 0; a < od[0]; ++a)
+        for (int32_t b = 0; b < od[1]; ++b)
+            for (int32_t c = 0; c < od[2]; ++c) {
+                int8_t *o = out + ((((size_t)a * od[1] + b) * od[2] + c) * row);
+                const int32_t ia = a - p->before[0], ib = b - p->before[1], ic = c - p->before[2];
+                if (ia < 0 || ia >= p->in_dims[0] || ib < 0 || ib >= p->in_dims[1] || ic < 0 ||
+                    ic >= p->in_dims[2]) {
+                    memset(o, (int8_t)p->value, row);
+                    continue;
+                }
+                const int8_t *x = in + (((size_t)ia * p->in_dims[1] + ib) * p->in_dims[2] + ic) * in_row;
+                memset(o, (int8_t)p->value, (size_t)p->before[3] * es);
+                memcpy(o + (size_t)p->before[3] * es, x, in_row);
+                memset(o + (size_t)p->before[3] * es + in_row, (int8_t)p->value, (size_t)p->after[3] * es);
+            }
+}
+
+void mcbk_concat(int32_t outer, int32_t n_inputs, const int8_t *const *inputs, const int32_t *bytes,
+                 int8_t *out) {
+    for (int32_t r = 0; r < outer; ++r) {
+        for (int32_t i = 0; i < n_inputs; ++i) {
+            memcpy(out, inputs[i] + (size_t)r * bytes[i], (size_t)bytes[i]);
+            out += bytes[i];
+        }
+    }
+}
+
+void mcbk_quantize_f32(int32_t size, float scale, int32_t zero_point, const float *in, int8_t *out) {
+    for (int32_t i = 0; i < size; ++i) {
+        const int32_t v = (int32_t)roundf(in[i] / scale) + zero_point;
+        out[i] = (int8_t)clamp32(v, -128, 127);
+    }
+}
+
+void mcbk_requantize(int32_t size, int32_t in_zero_point, int32_t out_zero_point, int32_t mult,
+                     int32_t shift, const int8_t *in, int8_t *out) {
+    for (int32_t i = 0; i < size; ++i) {
+        const int32_t v = mbqm(in[i] - in_zero_point, mult, shift) + out_zero_point;
+        out[i] = (int8_t)clamp32(v, -128, 127);
+    }
+}
+
+void mcbk_dequantize(int32_t size, double scale, int32_t zero_point, const int8_t *in, float *out) {
+    /* walk backwards so the float output may overlay the int8 input */
+    for (int32_t i = size - 1; i >= 0; --i) out[i] = (float)(scale * (double)(in[i] - zero_point));
+}
+
+void mcbk_copy(int32_t bytes, const void *in, void *out) {
+    if (in != out) memmove(out, in, (size_t)bytes);
+}

@@ -1,0 +1,430 @@
+"""Lowering: each TFLite operator becomes one kernel call with compile-time parameters.
+
+Every check the AOT runtime makes lives here, so `check_supported` and `compile_model` can
+never disagree: lowering an op either yields a `Step` or raises `Unsupported(reason)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mcubench.runtimes.aot import quant
+from mcubench.runtimes.aot.graph import Graph, Operator, Tensor
+
+# Highest operator version whose semantics the kernels implement (types are checked too).
+MAX_VERSIONS = {
+    "CONV_2D": 8, "DEPTHWISE_CONV_2D": 7, "FULLY_CONNECTED": 13, "AVERAGE_POOL_2D": 3,
+    "MAX_POOL_2D": 3, "ADD": 5, "MUL": 7, "RESHAPE": 2, "SQUEEZE": 2, "EXPAND_DIMS": 2,
+    "SOFTMAX": 3, "MEAN": 3, "PAD": 4, "PADV2": 4, "CONCATENATION": 4, "QUANTIZE": 3,
+    "DEQUANTIZE": 6, "LOGISTIC": 3,
+}
+ALIAS_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
+
+
+class Unsupported(Exception):
+    """Raised while lowering: the reason an operator cannot be compiled ahead of time."""
+
+
+@dataclass
+class Step:
+    op_index: int
+    opcode: str
+    inputs: list[int]             # activation/const tensor ids the kernel reads
+    outputs: list[int]
+    macs: int = 0
+    params_c: str = ""            # static const definitions (parameter structs, weights)
+    call_c: str = ""              # the call; {T<id>} placeholders become tensor pointers
+    alias: bool = False           # output is a view of input 0 (no kernel call)
+    in_place: list[int] = field(default_factory=list)  # input ids the output may overwrite
+    weight_bytes: int = 0
+
+
+def _c_array(ctype: str, name: str, values, align: int = 4) -> str:
+    vals = np.asarray(values).ravel().tolist()
+    body = ",".join(str(int(v)) for v in vals) if vals else "0"
+    return f"static const {ctype} {name}[{max(len(vals), 1)}] __attribute__((aligned({align}))) = {{{body}}};\n"
+
+
+def _ext4(shape) -> list[int]:
+    shape = list(shape)
+    if len(shape) > 4:
+        raise Unsupported(f"{len(shape)}-D tensors (at most 4-D are supported)")
+    return [1] * (4 - len(shape)) + shape
+
+
+def _fused(op: Operator) -> int:
+    act = int(getattr(op.options, "fusedActivationFunction", 0) or 0)
+    if act not in (0, 1, 2, 3):
+        raise Unsupported(f"fused activation {act} (only NONE, RELU, RELU_N1_TO_1, RELU6)")
+    return act
+
+
+def _int8_act(t: Tensor, role: str) -> None:
+    if t.dtype != "int8":
+        raise Unsupported(f"{role} tensor '{t.name}' is {t.dtype} (the AOT kernels are int8)")
+    if len(t.scales) != 1 or len(t.zero_points) != 1:
+        raise Unsupported(f"{role} tensor '{t.name}' is not per-tensor quantized")
+
+
+def _padding(pad_kind: int, in_size: int, k: int, stride: int, dil: int, out_size: int) -> int:
+    eff = (k - 1) * dil + 1
+    if pad_kind == 0:  # SAME
+        expect = (in_size + stride - 1) // stride
+    else:
+        expect = (in_size + stride - eff) // stride
+    if expect != out_size:
+        raise Unsupported(f"output size {out_size} does not follow from the padding (expected {expect})")
+    return max(((out_size - 1) * stride + eff - in_size) // 2, 0)
+
+
+def group_weights(w: np.ndarray) -> np.ndarray:
+    """[oc][taps][c] -> the kernels' layout: groups of 4 output channels interleaved per tap,
+    4 input channels at a time (tail per channel), then leftover channels as they are."""
+    oc, taps, c = w.shape
+    groups = oc // 4
+    parts = []
+    c4 = (c // 4) * 4
+    for g in range(groups):
+        blk = w[4 * g: 4 * g + 4]                       # [4][taps][c]
+        for t in range(taps):
+            if c4:
+                head = blk[:, t, :c4].reshape(4, c4 // 4, 4).transpose(1, 0, 2).ravel()
+                parts.append(head)
+            if c != c4:
+                parts.append(blk[:, t, c4:].ravel())
+    parts.append(w[4 * groups:].ravel())
+    out = np.concatenate(parts) if parts else np.zeros(0, np.int8)
+    assert out.size == w.size
+    return out.astype(np.int8)
+
+
+def _conv_struct(name: str, f: dict) -> str:
+    order = ["batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h",
+             "stride_w", "dil_h", "dil_w", "pad_top", "pad_left", "in_offset", "out_offset",
+             "act_min", "act_max", "weights", "bias", "mult", "shift"]
+    return f"static const mcbk_conv_t {name} = {{{', '.join(str(f[k]) for k in order)}}};\n"
+
+
+def _bias(g: Graph, op: Operator, idx: int, oc: int, p: str) -> tuple[str, str]:
+    if len(op.inputs) <= idx or op.inputs[idx] < 0:
+        return "", "NULL"
+    b = g.tensors[op.inputs[idx]]
+    if b.dtype != "int32" or not b.is_const:
+        raise Unsupported(f"bias tensor '{b.name}' is {b.dtype}{'' if b.is_const else ' and not constant'} (int32 constant expected)")
+    return _c_array("int32_t", f"{p}_bias", b.data.reshape(-1)[:oc]), f"{p}_bias"
+
+
+def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
+    x, w, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    _int8_act(x, "input")
+    _int8_act(y, "output")
+    if w.dtype != "int8" or not w.is_const:
+        raise Unsupported(f"filter '{w.name}' is {w.dtype}{'' if w.is_const else ' and not constant'} (constant int8 expected)")
+    if np.any(w.zero_points != 0):
+        raise Unsupported("filter zero points must be 0 (symmetric int8 weights)")
+    if len(x.shape) != 4 or len(y.shape) != 4 or len(w.shape) != 4:
+        raise Unsupported("expects 4-D input, filter and output")
+    o = op.options
+    n, h, wd, c = x.shape
+    _, oh, ow, oc = y.shape
+    kh, kw = w.shape[1], w.shape[2]
+    sh, sw = int(o.strideH), int(o.strideW)
+    dh, dw = int(o.dilationHFactor or 1), int(o.dilationWFactor or 1)
+    pt = _padding(int(o.padding), h, kh, sh, dh, oh)
+    pl = _padding(int(o.padding), wd, kw, sw, dw, ow)
+    act = _fused(op)
+    amin, amax = quant.activation_range(act, y.scale, y.zero_point)
+    if depthwise:
+        if w.shape[0] != 1 or w.shape[3] != oc or oc % c:
+            raise Unsupported(f"filter shape {w.shape} does not fit input channels {c} and output channels {oc}")
+    else:
+        if w.shape[0] != oc:
+            raise Unsupported(f"filter shape {w.shape} does not fit output channels {oc}")
+        if w.shape[3] != c:
+            raise Unsupported(f"grouped convolution (filter has {w.shape[3]} input channels, input {c})")
+    nscale = len(w.scales)
+    if nscale not in (1, oc):
+        raise Unsupported(f"{nscale} filter scales for {oc} output channels")
+    mult, shift = quant.per_channel_multipliers(x.scale, w.scales, y.scale, oc)
+    defs, bias_name = _bias(g, op, 2, oc, p)
+    defs += _c_array("int32_t", f"{p}_mult", mult) + _c_array("int32_t", f"{p}_shift", shift)
+    if depthwise:
+        defs += _c_array("int8_t", f"{p}_w", w.data.reshape(-1))
+        fields = [n, h, wd, c, oh, ow, oc, oc // c, kh, kw, sh, sw, dh, dw, pt, pl, -x.zero_point,
+                  y.zero_point, amin, amax, f"{p}_w", bias_name, f"{p}_mult", f"{p}_shift"]
+        defs += f"static const mcbk_dwconv_t {p} = {{{', '.join(map(str, fields))}}};\n"
+        call = f"mcbk_dwconv2d(&{p}, {{T{x.index}}}, {{T{y.index}}});"
+        macs = n * oh * ow * oc * kh * kw
+    else:
+        defs += _c_array("int8_t", f"{p}_w", group_weights(w.data.reshape(oc, kh * kw, c)))
+        defs += _conv_struct(p, dict(batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, k_h=kh,
+                                     k_w=kw, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=pt,
+                                     pad_left=pl, in_offset=-x.zero_point, out_offset=y.zero_point,
+                                     act_min=amin, act_max=amax, weights=f"{p}_w", bias=bias_name,
+                                     mult=f"{p}_mult", shift=f"{p}_shift"))
+        call = f"mcbk_conv2d(&{p}, {{T{x.index}}}, {{T{y.index}}});"
+        macs = n * oh * ow * oc * kh * kw * c
+    return Step(op.index, op.opcode, [x.index], [y.index], macs, defs, call, weight_bytes=w.size)
+
+
+def lower_fc(g: Graph, op: Operator, p: str) -> Step:
+    x, w, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    _int8_act(x, "input")
+    _int8_act(y, "output")
+    if w.dtype != "int8" or not w.is_const or len(w.shape) != 2:
+        raise Unsupported(f"weights '{w.name}' must be a constant 2-D int8 tensor (got {w.dtype} {w.shape})")
+    if np.any(w.zero_points != 0):
+        raise Unsupported("weight zero points must be 0")
+    if int(getattr(op.options, "weightsFormat", 0) or 0) != 0:
+        raise Unsupported("shuffled weights format")
+    oc, ic = w.shape
+    if x.size % ic:
+        raise Unsupported(f"input size {x.size} is not a multiple of {ic} input features")
+    batches = x.size // ic
+    amin, amax = quant.activation_range(_fused(op), y.scale, y.zero_point)
+    if len(w.scales) > 1:
+        if len(w.scales) != oc:
+            raise Unsupported(f"{len(w.scales)} weight scales for {oc} outputs")
+        mult, shift = quant.per_channel_multipliers(x.scale, w.scales, y.scale, oc)
+    else:
+        m, s = quant.fc_per_tensor_multiplier(x.scale, float(w.scales[0]), y.scale)
+        mult, shift = [m] * oc, [s] * oc
+    defs, bias_name = _bias(g, op, 2, oc, p)
+    defs += _c_array("int32_t", f"{p}_mult", mult) + _c_array("int32_t", f"{p}_shift", shift)
+    defs += _c_array("int8_t", f"{p}_w", group_weights(w.data.reshape(oc, 1, ic)))
+    defs += _conv_struct(p, dict(batches=batches, in_h=1, in_w=1, in_c=ic, out_h=1, out_w=1, out_c=oc, k_h=1,
+                                 k_w=1, stride_h=1, stride_w=1, dil_h=1, dil_w=1, pad_top=0, pad_left=0,
+                                 in_offset=-x.zero_point, out_offset=y.zero_point, act_min=amin,
+                                 act_max=amax, weights=f"{p}_w", bias=bias_name, mult=f"{p}_mult",
+                                 shift=f"{p}_shift"))
+    return Step(op.index, op.opcode, [x.index], [y.index], batches * oc * ic, defs,
+                f"mcbk_conv2d(&{p}, {{T{x.index}}}, {{T{y.index}}});", weight_bytes=w.size)
+
+
+def lower_pool(g: Graph, op: Operator, p: str, is_max: bool) -> Step:
+    x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    _int8_act(x, "input")
+    _int8_act(y, "output")
+    if len(x.shape) != 4:
+        raise Unsupported("expects a 4-D input")
+    if x.scale != y.scale or x.zero_point != y.zero_point:
+        raise Unsupported("input and output quantization differ (TFLM requires them equal)")
+    o = op.options
+    n, h, wd, c = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    fh, fw, sh, sw = int(o.filterHeight), int(o.filterWidth), int(o.strideH), int(o.strideW)
+    pt = _padding(int(o.padding), h, fh, sh, 1, oh)
+    pl = _padding(int(o.padding), wd, fw, sw, 1, ow)
+    amin, amax = quant.activation_range(_fused(op), y.scale, y.zero_point)
+    fields = [n, h, wd, c, oh, ow, fh, fw, sh, sw, pt, pl, amin, amax]
+    defs = f"static const mcbk_pool_t {p} = {{{', '.join(map(str, fields))}}};\n"
+    fn = "mcbk_max_pool" if is_max else "mcbk_avg_pool"
+    return Step(op.index, op.opcode, [x.index], [y.index], n * oh * ow * c * fh * fw, defs,
+                f"{fn}(&{p}, {{T{x.index}}}, {{T{y.index}}});")
+
+
+def _broadcast_strides(in_shape, out4) -> list[int]:
+    s = _ext4(in_shape)
+    strides = [1, 1, 1, 1]
+    for d in (2, 1, 0):
+        strides[d] = strides[d + 1] * s[d + 1]
+    res = []
+    for d in range(4):
+        if s[d] == out4[d]:
+            res.append(strides[d] if s[d] > 1 else 0)
+        elif s[d] == 1:
+            res.append(0)
+        else:
+            raise Unsupported(f"shape {tuple(in_shape)} does not broadcast to {tuple(out4)}")
+    return res
+
+
+def lower_binary(g: Graph, op: Operator, p: str, is_add: bool) -> Step:
+    a, b, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    for t, role in ((a, "input 1"), (b, "input 2"), (y, "output")):
+        _int8_act(t, role)
+    out4 = _ext4(y.shape)
+    flat = int(tuple(a.shape) == tuple(b.shape) == tuple(y.shape))
+    s1 = _broadcast_strides(a.shape, out4)
+    s2 = _broadcast_strides(b.shape, out4)
+    amin, amax = quant.activation_range(_fused(op), y.scale, y.zero_point)
+    if is_add:
+        ls, (m1, sh1), (m2, sh2), (mo, sho) = quant.add_params(a.scale, b.scale, y.scale)
+    else:
+        ls, m1, sh1, m2, sh2 = 0, 0, 0, 0, 0
+        mo, sho = quant.quantize_multiplier(quant.f32(a.scale) * quant.f32(b.scale) / quant.f32(y.scale))
+    arr = lambda v: "{" + ", ".join(map(str, v)) + "}"
+    fields = [flat, y.size, arr(out4), arr(s1), arr(s2), -a.zero_point, -b.zero_point, y.zero_point,
+              ls, m1, sh1, m2, sh2, mo, sho, amin, amax]
+    defs = f"static const mcbk_binary_t {p} = {{{', '.join(map(str, fields))}}};\n"
+    fn = "mcbk_add" if is_add else "mcbk_mul"
+    in_place = [t.index for t in (a, b) if not t.is_const and tuple(t.shape) == tuple(y.shape)] if flat else []
+    return Step(op.index, op.opcode, [a.index, b.index], [y.index], y.size, defs,
+                f"{fn}(&{p}, {{T{a.index}}}, {{T{b.index}}}, {{T{y.index}}});", in_place=in_place)
+
+
+def lower_softmax(g: Graph, op: Operator, p: str) -> Step:
+    x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    _int8_act(x, "input")
+    _int8_act(y, "output")
+    if y.zero_point != -128 or np.float32(y.scale) != np.float32(1.0 / 256):
+        raise Unsupported("int8 output must have zero point -128 and scale 1/256")
+    depth = x.shape[-1] if x.shape else 1
+    beta = float(getattr(op.options, "beta", 1.0))
+    m, ls, dmin = quant.softmax_params(beta, x.scale)
+    fields = [x.size // depth, depth, m, ls, dmin]
+    defs = f"static const mcbk_softmax_t {p} = {{{', '.join(map(str, fields))}}};\n"
+    return Step(op.index, op.opcode, [x.index], [y.index], x.size, defs,
+                f"mcbk_softmax(&{p}, {{T{x.index}}}, {{T{y.index}}});", in_place=[x.index])
+
+
+def lower_logistic(g: Graph, op: Operator, p: str) -> Step:
+    x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    _int8_act(x, "input")
+    _int8_act(y, "output")
+    if y.zero_point != -128 or np.float32(y.scale) != np.float32(1.0 / 256):
+        raise Unsupported("int8 output must have zero point -128 and scale 1/256")
+    m, ls, radius = quant.logistic_params(x.scale)
+    fields = [x.size, x.zero_point, radius, m, ls]
+    defs = f"static const mcbk_logistic_t {p} = {{{', '.join(map(str, fields))}}};\n"
+    return Step(op.index, op.opcode, [x.index], [y.index], x.size, defs,
+                f"mcbk_logistic(&{p}, {{T{x.index}}}, {{T{y.index}}});", in_place=[x.index])
+
+
+def lower_mean(g: Graph, op: Operator, p: str) -> Step:
+    x, ax, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    _int8_act(x, "input")
+    _int8_act(y, "output")
+    if not ax.is_const:
+        raise Unsupported("axis must be constant")
+    dims = _ext4(x.shape)
+    lead = 4 - len(x.shape)
+    reduce = [0, 0, 0, 0]
+    for a in np.asarray(ax.data).ravel().tolist():
+        a = int(a) + (len(x.shape) if a < 0 else 0)
+        reduce[a + lead] = 1
+    count = int(np.prod([dims[d] for d in range(4) if reduce[d]]))
+    m, s = quant.mean_params(x.scale, y.scale, count)
+    arr = lambda v: "{" + ", ".join(map(str, v)) + "}"
+    fields = [arr(dims), arr(reduce), count, x.zero_point, y.zero_point, m, s]
+    defs = f"static const mcbk_mean_t {p} = {{{', '.join(map(str, fields))}}};\n"
+    return Step(op.index, op.opcode, [x.index], [y.index], x.size, defs,
+                f"mcbk_mean(&{p}, {{T{x.index}}}, {{T{y.index}}});")
+
+
+def lower_pad(g: Graph, op: Operator, p: str) -> Step:
+    x, pads, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    _int8_act(x, "input")
+    _int8_act(y, "output")
+    if not pads.is_const:
+        raise Unsupported("paddings must be constant")
+    pr = np.asarray(pads.data).reshape(-1, 2).astype(int)
+    if (pr < 0).any():
+        raise Unsupported("negative paddings")
+    value = y.zero_point
+    if op.opcode == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
+        v = g.tensors[op.inputs[2]]
+        if not v.is_const or v.dtype != "int8":
+            raise Unsupported("pad value must be a constant int8")
+        value = int(np.asarray(v.data).ravel()[0])
+    dims = _ext4(x.shape)
+    lead = 4 - len(x.shape)
+    before, after = [0] * 4, [0] * 4
+    for i, (b, a) in enumerate(pr.tolist()):
+        before[i + lead], after[i + lead] = b, a
+    arr = lambda v: "{" + ", ".join(map(str, v)) + "}"
+    defs = f"static const mcbk_pad_t {p} = {{{arr(dims)}, {arr(before)}, {arr(after)}, 1, {value}}};\n"
+    return Step(op.index, op.opcode, [x.index], [y.index], 0, defs,
+                f"mcbk_pad(&{p}, {{T{x.index}}}, {{T{y.index}}});")
+
+
+def lower_concat(g: Graph, op: Operator, p: str) -> Step:
+    y = g.tensors[op.outputs[0]]
+    _int8_act(y, "output")
+    if _fused(op) != 0:
+        raise Unsupported("fused activation on concatenation")
+    axis = int(op.options.axis)
+    if axis < 0:
+        axis += len(y.shape)
+    ins = [g.tensors[i] for i in op.inputs]
+    for t in ins:
+        _int8_act(t, "input")
+        if t.scale != y.scale or t.zero_point != y.zero_point:
+            raise Unsupported("inputs quantized differently from the output (TFLM requires equal)")
+    outer = int(np.prod(y.shape[:axis])) if axis else 1
+    sizes = [int(np.prod(t.shape[axis:])) for t in ins]
+    ptrs = ", ".join(f"{{T{t.index}}}" for t in ins)
+    defs = _c_array("int32_t", f"{p}_bytes", sizes)
+    call = (f"{{ const int8_t *const in_[] = {{{ptrs}}}; "
+            f"mcbk_concat({outer}, {len(ins)}, in_, {p}_bytes, {{T{y.index}}}); }}")
+    return Step(op.index, op.opcode, [t.index for t in ins], [y.index], 0, defs, call)
+
+
+def lower_quantize(g: Graph, op: Operator, p: str) -> Step:
+    x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    _int8_act(y, "output")
+    if x.dtype == "float32":
+        call = (f"mcbk_quantize_f32({y.size}, {np.float32(y.scale)!r}f, {y.zero_point}, "
+                f"(const float *){{T{x.index}}}, {{T{y.index}}});")
+        return Step(op.index, op.opcode, [x.index], [y.index], 0, "", call)
+    _int8_act(x, "input")
+    m, s = quant.quantize_multiplier(quant.f32(x.scale) / quant.f32(y.scale))
+    call = f"mcbk_requantize({y.size}, {x.zero_point}, {y.zero_point}, {m}, {s}, {{T{x.index}}}, {{T{y.index}}});"
+    return Step(op.index, op.opcode, [x.index], [y.index], 0, "", call, in_place=[x.index])
+
+
+def lower_dequantize(g: Graph, op: Operator, p: str) -> Step:
+    x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    _int8_act(x, "input")
+    if y.dtype != "float32":
+        raise Unsupported(f"output is {y.dtype} (float32 expected)")
+    call = (f"mcbk_dequantize({x.size}, {float(np.float32(x.scale))!r}, {x.zero_point}, {{T{x.index}}}, "
+            f"(float *){{T{y.index}}});")
+    return Step(op.index, op.opcode, [x.index], [y.index], 0, "", call)
+
+
+def lower_alias(g: Graph, op: Operator, p: str) -> Step:
+    x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    if x.dtype != y.dtype or x.size != y.size:
+        raise Unsupported("input and output differ in type or size")
+    if x.dtype == "int8" and (x.scale != y.scale or x.zero_point != y.zero_point):
+        raise Unsupported("input and output quantization differ")
+    call = f"mcbk_copy({x.nbytes}, {{T{x.index}}}, {{T{y.index}}});"
+    return Step(op.index, op.opcode, [x.index], [y.index], 0, "", call, alias=True)
+
+
+LOWERINGS = {
+    "CONV_2D": lambda g, op, p: lower_conv(g, op, p, depthwise=False),
+    "DEPTHWISE_CONV_2D": lambda g, op, p: lower_conv(g, op, p, depthwise=True),
+    "FULLY_CONNECTED": lower_fc,
+    "AVERAGE_POOL_2D": lambda g, op, p: lower_pool(g, op, p, is_max=False),
+    "MAX_POOL_2D": lambda g, op, p: lower_pool(g, op, p, is_max=True),
+    "ADD": lambda g, op, p: lower_binary(g, op, p, is_add=True),
+    "MUL": lambda g, op, p: lower_binary(g, op, p, is_add=False),
+    "SOFTMAX": lower_softmax,
+    "LOGISTIC": lower_logistic,
+    "MEAN": lower_mean,
+    "PAD": lower_pad,
+    "PADV2": lower_pad,
+    "CONCATENATION": lower_concat,
+    "QUANTIZE": lower_quantize,
+    "DEQUANTIZE": lower_dequantize,
+    "RESHAPE": lower_alias,
+    "SQUEEZE": lower_alias,
+    "EXPAND_DIMS": lower_alias,
+}
+
+
+def lower_op(g: Graph, op: Operator) -> Step:
+    if op.opcode not in LOWERINGS:
+        raise Unsupported("operator not implemented by the AOT kernels "
+                          f"(supported: {', '.join(sorted(LOWERINGS))})")
+    if op.version > MAX_VERSIONS[op.opcode]:
+        raise Unsupported(f"version {op.version} is newer than the AOT compiler knows "
+                          f"(up to {MAX_VERSIONS[op.opcode]})")
+    try:
+        return LOWERINGS[op.opcode](g, op, f"op{op.index}")
+    except (IndexError, AttributeError, TypeError) as e:  # malformed operator in the flatbuffer
+        raise Unsupported(f"malformed operator ({e})") from e
