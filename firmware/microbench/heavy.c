@@ -7,7 +7,7 @@
 
 #define ROWS 64
 #define COLS 256
-#define REPEATS 300
+#define REPEATS 3000
 
 static int8_t weights[ROWS][COLS];
 static int8_t input[COLS];

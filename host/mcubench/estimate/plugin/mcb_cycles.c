@@ -240,7 +240,9 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     tb_info *t = calloc(1, sizeof(*t));
     uint32_t *cost = calloc(n, sizeof(*cost));
     insn_info *info = calloc(n, sizeof(*info));
-    if (!t || !cost || !info) {
+    uint64_t *insn_end = calloc(n, sizeof(*insn_end));
+    uint8_t *is_marker = calloc(n, 1);
+    if (!t || !cost || !info || !insn_end || !is_marker) {
         fprintf(stderr, "mcb_cycles: out of memory\n");
         abort();
     }
@@ -248,7 +250,6 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     t->vaddr = qemu_plugin_tb_vaddr(tb);
 
     uint64_t end = t->vaddr;
-    uint32_t exec_sum = 0;
     unsigned it_left = 0;
     int last_in_it = 0;
     const insn_info *prev = NULL;
@@ -268,29 +269,44 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         /* the load that carries a marker's id is free, like its hint; markers are
          * transparent: the next instruction is costed as if it started the block */
         if (info[i].marker_load && (i == 0 || info[i - 1].kind == K_MARKER_HINT))
-            cost[i] = 0, prev = NULL;
+            cost[i] = 0, prev = NULL, is_marker[i] = 1;
         if (info[i].kind == K_MARKER_HINT)
-            prev = NULL;
+            prev = NULL, is_marker[i] = 1;
         last_in_it = it_left > 0;
         if (it_left)
             it_left--;
         if (info[i].kind == K_IT)
             it_left = info[i].it_count;
-        exec_sum += cost[i];
         end = qemu_plugin_insn_vaddr(insn) + size;
+        insn_end[i] = end;
     }
 
-    /* fetch bound: with W wait states each 32-bit fetch takes 1+W cycles; the prefetch
-     * buffer hides them only while execution is slower than fetching. The first word is
-     * paid by the branch refill (refill + W) or was prefetched on fall-through. */
-    uint32_t static_cost = exec_sum;
+    /* fetch bound: with W wait states each 32-bit fetch takes 1+W cycles, and the
+     * prefetch buffer hides them only while execution is slower than fetching. Walk the
+     * block: word k (counted from the block's first word, which the branch refill or the
+     * fall-through prefetch already paid) arrives at k*(1+W); an instruction starts when
+     * the previous one is done and its last halfword has arrived. The stall is charged to
+     * the instruction that waits, so region markers split it where it happens. */
     uint32_t w = COST(C_FLASH_WAIT_STATES);
     if (w && COST(C_CODE_IN_FLASH)) {
-        uint64_t words = ((end - 1) >> 2) - (t->vaddr >> 2);
-        uint32_t fetch = (uint32_t)(words * (1 + w));
-        if (fetch > static_cost)
-            static_cost = fetch;
+        uint64_t now = 0, first_word = t->vaddr >> 2;
+        for (size_t i = 0; i < n; i++) {
+            if (is_marker[i]) {
+                /* markers are free and transparent: restart the timeline after them */
+                now = 0;
+                first_word = insn_end[i] >> 2;
+                continue;
+            }
+            uint64_t ready = ((insn_end[i] - 1) >> 2) - first_word;
+            ready *= 1 + w;
+            uint32_t stall = ready > now ? (uint32_t)(ready - now) : 0;
+            cost[i] += stall;
+            now += cost[i];
+        }
     }
+    uint32_t static_cost = 0;
+    for (size_t i = 0; i < n; i++)
+        static_cost += cost[i];
 
     const insn_info *last = &info[n - 1];
     t->fallthrough = end;
@@ -328,6 +344,8 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     }
     free(cost);
     free(info);
+    free(insn_end);
+    free(is_marker);
 }
 
 static void write_report(qemu_plugin_id_t id, void *udata)

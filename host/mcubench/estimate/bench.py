@@ -1,0 +1,64 @@
+"""The plugin's own benchmark: for self-exiting ELFs (default: the microbenchmark loadtest),
+prints instructions, estimated cycles, cycles per instruction and QEMU's wall time with and
+without the plugin (target: with <= 2x without).
+
+    python -m mcubench.estimate.bench [ELF ...] [--board nano33ble] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UserError
+from .microbench import build_microbench, run_qemu
+
+
+@dataclass
+class PluginCost:
+    elf: Path
+    instructions: int
+    cycles: int
+    cpi: float
+    wall_plain_s: float
+    wall_plugin_s: float
+
+    @property
+    def slowdown(self) -> float:
+        return self.wall_plugin_s / self.wall_plain_s
+
+
+def measure(elf: Path, board: str, repeat: int = 3) -> PluginCost:
+    """Best-of-`repeat` wall times (the machine is shared; the minimum is the least noisy)."""
+    plain = min(run_qemu(elf, None).wall_s for _ in range(repeat))
+    runs = [run_qemu(elf, board) for _ in range(repeat)]
+    est = runs[0].estimate
+    return PluginCost(elf, est.instructions, est.cycles, est.cpi, plain, min(r.wall_s for r in runs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mcubench.estimate.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("elf", nargs="*", type=Path, help="self-exiting ELFs for mps2-an386 (default: the loadtest image)")
+    p.add_argument("--board", default="nano33ble", help="board assumption for the estimate (default nano33ble)")
+    p.add_argument("--repeat", type=int, default=3, help="runs per configuration (default 3)")
+    args = p.parse_args(argv)
+    try:
+        elfs = args.elf or [build_microbench(loadtest=True)]
+        print(f"{'image':<32} {'instructions':>14} {'est. cycles':>14} {'CPI':>6} {'QEMU s':>8} {'+plugin s':>10} {'x':>6}")
+        worst = 0.0
+        for elf in elfs:
+            m = measure(elf, args.board, args.repeat)
+            worst = max(worst, m.slowdown)
+            print(f"{elf.name[:32]:<32} {m.instructions:>14,} {m.cycles:>14,} {m.cpi:>6.3f} "
+                  f"{m.wall_plain_s:>8.3f} {m.wall_plugin_s:>10.3f} {m.slowdown:>6.2f}")
+        print(f"estimates for {args.board} (cost-model estimate, not a measurement); worst plugin slowdown {worst:.2f}x (target <= 2x)")
+        return 0 if worst <= 2.0 else 1
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
