@@ -17,8 +17,14 @@ from .errors import UserError
 # name -> module under mcubench.commands (explicit registry, no discovery by scanning).
 COMMANDS: dict[str, str] = {
     "bench": "mcubench.commands.bench",
+    "calibrate": "mcubench.commands.calibrate",
     "doctor": "mcubench.commands.doctor",
     "boards": "mcubench.commands.boards",
+    "quantize": "mcubench.commands.quantize",
+    "prune": "mcubench.commands.prune",
+    "qat": "mcubench.commands.qat",
+    "distill": "mcubench.commands.distill",
+    "analyze": "mcubench.commands.analyze",
     "history": "mcubench.commands.history",
     "compare": "mcubench.commands.compare",
 }
