@@ -177,6 +177,8 @@ def main(argv: list[str]) -> int:
         result = invoke(data, inputs, int(request.get("arena_size") or BIG_ARENA))
         if result["ok"]:
             np.save(request["outputs"], result.pop("outputs"))
+    elif request["op"] == "probe":
+        result = {"ok": _allocates(data, int(request["arena_size"]))}
     else:
         raise SystemExit(f"unknown op {request['op']}")
     with open(argv[1], "w") as f:

@@ -67,3 +67,20 @@ def is_tf_keras_model(model: object) -> bool:
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow (both Keras flavours use TF's RNG)."""
     keras3().utils.set_random_seed(seed)
+
+
+class stdout_to_stderr:
+    """Send fd 1 to fd 2 while TensorFlow talks ("Saved artifact at ...", converter notes),
+    so ``--json`` output on stdout stays pure JSON."""
+
+    def __enter__(self):
+        sys.stdout.flush()
+        self._saved = os.dup(1)
+        os.dup2(2, 1)
+        return self
+
+    def __exit__(self, *exc):
+        sys.stdout.flush()
+        os.dup2(self._saved, 1)
+        os.close(self._saved)
+        return False

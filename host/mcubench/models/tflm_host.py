@@ -154,6 +154,13 @@ def invoke(tflite_bytes: bytes, inputs: np.ndarray, arena_size: int | None = Non
     return out.reshape((len(batch), *out_shape[1:]))
 
 
+def allocates(tflite_bytes: bytes, arena_size: int) -> bool:
+    """Does TFLM allocate and invoke the model with exactly ``arena_size`` bytes of arena?"""
+    result, tmp = _run_worker({"op": "probe", "model": "model.tflite", "arena_size": int(arena_size)}, {"model.tflite": tflite_bytes})
+    _cleanup(tmp)
+    return bool(result["ok"])
+
+
 def check(tflite_bytes: bytes, source: str = "model") -> tuple[bool, str]:
     """(allocates?, TFLM's log) with a generous arena — the deployability verdict."""
     result, tmp = _run_worker({"op": "arena", "model": "model.tflite"}, {"model.tflite": tflite_bytes})

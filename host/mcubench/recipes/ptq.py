@@ -52,7 +52,8 @@ def convert(source: SourceModel | Any, mode: str, representative: np.ndarray | N
             converter.inference_input_type = tf.int16
             converter.inference_output_type = tf.int16
     try:
-        return bytes(converter.convert())
+        with tfmod.stdout_to_stderr():
+            return bytes(converter.convert())
     except Exception as err:  # the converter's errors are long; keep the first line
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"TFLite conversion ({mode}) failed: {first[:300]}", "check the model uses ops the TFLite converter supports") from None

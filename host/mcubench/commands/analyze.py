@@ -1,0 +1,57 @@
+"""mcubench analyze: everything about one model on the host (ops, MACs, arena, TFLM verdict, metric)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from ..models.pipeline import add_source_args
+
+    p = subparsers.add_parser("analyze", help="analyze a .tflite (or convert a Keras model to float32 first)")
+    add_source_args(p, out_required=False)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..fileio import write_bytes_atomic, write_json_atomic
+    from ..models.analysis import analyze
+    from ..models.pipeline import _StagingDir, check_out_dir, print_table, resolve_source, variant_entry
+    from ..models.tf import stdout_to_stderr
+    from ..recipes import Variant, get_recipe
+
+    if args.out:
+        check_out_dir(Path(args.out), args.force)
+    with stdout_to_stderr():
+        source = resolve_source(args)
+        if source.model.tflite_bytes is not None:
+            variant = Variant(name=source.model.name, recipe="as-given", tflite_bytes=source.model.tflite_bytes)
+        else:
+            variant = get_recipe("float32").apply(source.model, source.dataset, {})
+        file_name = f"{variant.name}.tflite"
+        analysis = analyze(variant.tflite_bytes, source.dataset, source=str(args.model or file_name),
+                           eval_samples=args.eval_samples, run_micro=not args.no_micro)
+    result = analysis.to_dict()
+    summary = {"command": "analyze", "source": source.label, "out_dir": args.out,
+               "variants": [variant_entry(variant, analysis, file_name)], "analysis": result}
+    if args.out:
+        with _StagingDir(Path(args.out), args.force) as staging:
+            write_bytes_atomic(staging / file_name, variant.tflite_bytes)
+            write_json_atomic(staging / "analysis.json", result)
+            write_json_atomic(staging / "summary.json", summary)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print_table(summary)
+    for op in analysis.ops:
+        print(f"  op {op['index']:3d} {op['name']:<22} v{op['version']:<3} MACs {op['macs']:>12,}")
+    for p in analysis.problems:
+        print(f"  not TFLM-deployable: op {p.op_index} {p.op_name}: {p.reason} -> use recipe {p.fix_recipe}")
+    if analysis.arena:
+        a = analysis.arena
+        print(f"  arena: {a['exact_bytes']} B exact on the 64-bit host (head {a['head_bytes']}, tail {a['tail_bytes']}); "
+              f"reserve {a['budget_32bit_bytes']} B on 32-bit targets (+{a['margin_bytes']} B margin)")
+    return 0

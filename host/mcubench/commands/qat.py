@@ -1,0 +1,22 @@
+"""mcubench qat: quantization-aware training next to post-training int8."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from ..models.pipeline import add_source_args
+
+    p = subparsers.add_parser("qat", help="quantization-aware training (int8) next to PTQ int8")
+    add_source_args(p)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--learning-rate", type=float, default=5e-4)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..models.pipeline import run_command
+
+    return run_command(args, "qat", [("int8", {}), ("qat_int8", {"epochs": args.epochs, "learning_rate": args.learning_rate})])
