@@ -6,11 +6,13 @@ from ..errors import UserError
 from .base import Image, RunLog, RunOptions, Target, ToolStatus
 from .emulator import Emulator, EmulatorTarget
 from .qemu import Qemu
+from .renode import Renode
 
 # Emulators by name. Order matters for `--emulator auto`: the first present that can run the
 # board is used.
 EMULATORS: dict[str, type[Emulator]] = {
     "qemu": Qemu,
+    "renode": Renode,
 }
 
 
