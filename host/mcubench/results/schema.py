@@ -64,6 +64,13 @@ def _describe(error: jsonschema.ValidationError) -> list[str]:
         return [f"{full}: missing (required)"]
     if error.validator == "additionalProperties" and error.validator_value is False:
         return [f"{where}: {error.message}"]
+    if error.validator == "not":
+        # The schema's only "not" forbids fields that need a companion (estimated_* need estimate).
+        forbidden = [k for alt in error.validator_value.get("anyOf", []) for k in alt.get("required", [])]
+        present = [k for k in forbidden if isinstance(error.instance, dict) and k in error.instance]
+        if present:
+            return [f"{'.'.join([where, k]) if error.absolute_path else k}: not allowed here (only with an estimate)" for k in present]
+        return [f"{where}: has a forbidden shape"]
     if error.validator == "oneOf" and error.context:
         # "null or an object": report the object's problems, which are the useful ones.
         best = [sub for sub in error.context if sub.validator != "type" or sub.schema_path[0] != 0]
