@@ -124,3 +124,14 @@ def test_board_assumption_changes_the_estimate_not_the_instructions(costs, need_
     case9 = flash.regions[REGION_BASE + 9].cycles
     assert case9 == 16 * (costs["branch"] + costs["refill"] + w) + costs["hint"]
     assert flash.estimated_ms == pytest.approx(flash.estimated_cycles / 64e6 * 1e3)
+
+
+def test_plugin_wall_time_cost_is_within_target(need_tools, capsys):
+    """Issue 10: QEMU with the plugin <= 2x QEMU without it (best of 3, loop-heavy image)."""
+    need_tools("arm-none-eabi-gcc", "qemu-system-arm")
+    from mcubench.estimate.bench import main as bench_main
+
+    code = bench_main(["--repeat", "3", "--board", "nano33ble"])
+    out = capsys.readouterr().out
+    assert "instructions" in out and "est. cycles" in out and "CPI" in out
+    assert code == 0, out
