@@ -77,6 +77,7 @@ class Estimate:
             "instructions": self.instructions,
             "cpi": round(self.cpi, 4),
             "model_version": self.model_version,
+            "board": self.board.board,
             "board_assumption": self.board.to_dict(),
             "calibration": self.correction.summary() if self.correction is not None else None,
             "regions": [
