@@ -366,7 +366,7 @@ def lower_quantize(g: Graph, op: Operator, p: str) -> Step:
     x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     _int8_act(y, "output")
     if x.dtype == "float32":
-        call = (f"mcbk_quantize_f32({y.size}, {np.float32(y.scale)!r}f, {y.zero_point}, "
+        call = (f"mcbk_quantize_f32({y.size}, (float){float(np.float32(y.scale))!r}, {y.zero_point}, "
                 f"(const float *){{T{x.index}}}, {{T{y.index}}});")
         return Step(op.index, op.opcode, [x.index], [y.index], 0, "", call)
     _int8_act(x, "input")

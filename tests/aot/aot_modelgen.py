@@ -1,0 +1,169 @@
+"""Single-op and small multi-op int8 models made with real TensorFlow, cached on disk.
+
+A model is described by data (a dict), so its cache key is the spec plus the TensorFlow
+version; TensorFlow is imported only when some model is missing from the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+from pathlib import Path
+
+GEN_VERSION = 2
+
+CACHE_DIR = Path(os.environ.get("MCUBENCH_CACHE", Path.home() / ".cache" / "mcubench")) / "aot-test-models"
+
+
+def _key(spec: dict) -> str:
+    tfv = importlib.metadata.version("tensorflow")
+    raw = json.dumps(spec, sort_keys=True) + f"|{tfv}|{GEN_VERSION}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+def _layer(keras, ops, L: dict, x, inputs):
+    kind = L["op"]
+    a = {k: v for k, v in L.items() if k != "op"}
+    if kind == "conv":
+        return keras.layers.Conv2D(a["filters"], a["k"], strides=a.get("s", 1), padding=a.get("pad", "same"),
+                                   dilation_rate=a.get("dil", 1), activation=a.get("act"))(x)
+    if kind == "dw":
+        return keras.layers.DepthwiseConv2D(a["k"], strides=a.get("s", 1), padding=a.get("pad", "same"),
+                                            depth_multiplier=a.get("dm", 1), dilation_rate=a.get("dil", 1),
+                                            activation=a.get("act"))(x)
+    if kind == "dense":
+        return keras.layers.Dense(a["units"], activation=a.get("act"))(x)
+    if kind == "avgpool":
+        return keras.layers.AveragePooling2D(a["k"], strides=a.get("s"), padding=a.get("pad", "valid"))(x)
+    if kind == "maxpool":
+        return keras.layers.MaxPooling2D(a["k"], strides=a.get("s"), padding=a.get("pad", "valid"))(x)
+    if kind == "relu":
+        return keras.layers.ReLU(max_value=a.get("max"))(x)
+    if kind == "add":
+        return keras.layers.Add()([x, inputs[a.get("other", 1)]])
+    if kind == "add_skip":
+        return keras.layers.Add()([x, a["_skip"]])
+    if kind == "mul":
+        return keras.layers.Multiply()([x, inputs[a.get("other", 1)]])
+    if kind == "softmax":
+        return keras.layers.Softmax()(x)
+    if kind == "sigmoid":
+        return keras.layers.Activation("sigmoid")(x)
+    if kind == "gap":
+        return keras.layers.GlobalAveragePooling2D(keepdims=a.get("keepdims", False))(x)
+    if kind == "mean_last":
+        return keras.layers.Lambda(lambda t: ops.mean(t, axis=-1))(x)
+    if kind == "pad":
+        return keras.layers.ZeroPadding2D(a["p"])(x)
+    if kind == "concat":
+        return keras.layers.Concatenate(axis=-1)([x, inputs[1]])
+    if kind == "flatten":
+        return keras.layers.Flatten()(x)
+    if kind == "reshape":
+        return keras.layers.Reshape(tuple(a["shape"]))(x)
+    raise ValueError(kind)
+
+
+def _build(spec: dict) -> bytes:
+    import numpy as np
+    import tensorflow as tf
+    import keras
+    from keras import ops
+
+    rng = np.random.default_rng(spec.get("seed", 0))
+    inputs = [keras.Input(tuple(s), batch_size=1) for s in spec["inputs"]]
+    x = inputs[0]
+    skip = None
+    for L in spec["layers"]:
+        if L["op"] == "save":
+            skip = x
+            continue
+        if L["op"] == "add_skip":
+            L = dict(L, _skip=skip)
+        x = _layer(keras, ops, L, x, inputs)
+    model = keras.Model(inputs, x)
+    for w in model.weights:
+        fan = max(1, int(np.prod(w.shape[:-1])))
+        w.assign(rng.normal(0.0, 1.5 / np.sqrt(fan), w.shape).astype(np.float32)
+                 if len(w.shape) > 1 else rng.normal(0.0, 0.3, w.shape).astype(np.float32))
+    lo, hi = spec.get("range", (-1.0, 3.0))
+
+    def rep():
+        r = np.random.default_rng(1)
+        for _ in range(16):
+            yield [r.uniform(lo, hi, (1, *s)).astype(np.float32) for s in spec["inputs"]]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if not spec.get("float_io"):
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def models(specs: dict[str, dict]) -> dict[str, bytes]:
+    """name -> .tflite bytes, generating (and caching) what is missing."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, spec in specs.items():
+        path = CACHE_DIR / f"{name}-{_key(spec)}.tflite"
+        if not path.exists():
+            data = _build(spec)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        out[name] = path.read_bytes()
+    return out
+
+
+# Single-op models: shapes, strides, padding, dilation, activations, zero points vary.
+SINGLE_OP = {
+    "conv_s2_same_relu": {"inputs": [[9, 9, 6]], "layers": [{"op": "conv", "filters": 10, "k": 3, "s": 2, "act": "relu"}]},
+    "conv_valid_rect": {"inputs": [[8, 7, 3]], "layers": [{"op": "conv", "filters": 8, "k": [3, 2], "pad": "valid"}], "range": [0, 5]},
+    "conv_dil2_relu6": {"inputs": [[10, 10, 4]], "layers": [{"op": "conv", "filters": 5, "k": 3, "dil": 2, "act": "relu6"}]},
+    "conv_cin1_kws": {"inputs": [[13, 10, 1]], "layers": [{"op": "conv", "filters": 7, "k": [4, 3], "s": [2, 1]}], "range": [-4, 1]},
+    "conv_1x1": {"inputs": [[5, 5, 16]], "layers": [{"op": "conv", "filters": 12, "k": 1, "act": "relu"}]},
+    "dw_3x3_relu": {"inputs": [[9, 9, 8]], "layers": [{"op": "dw", "k": 3, "act": "relu"}]},
+    "dw_s2_valid_c6": {"inputs": [[10, 8, 6]], "layers": [{"op": "dw", "k": 3, "s": 2, "pad": "valid", "act": "relu6"}]},
+    "dw_dm2": {"inputs": [[7, 7, 3]], "layers": [{"op": "dw", "k": 3, "dm": 2}], "range": [-3, 3]},
+    "dw_dil2": {"inputs": [[12, 12, 4]], "layers": [{"op": "dw", "k": 3, "dil": 2}]},
+    "fc_relu": {"inputs": [[20]], "layers": [{"op": "dense", "units": 10, "act": "relu"}]},
+    "fc_rank3": {"inputs": [[3, 16]], "layers": [{"op": "dense", "units": 6}], "range": [-2, 2]},
+    "fc_64_5": {"inputs": [[64]], "layers": [{"op": "dense", "units": 5}]},
+    "avgpool_2x2": {"inputs": [[8, 8, 5]], "layers": [{"op": "avgpool", "k": 2}]},
+    "avgpool_3_s2_same": {"inputs": [[9, 9, 3]], "layers": [{"op": "avgpool", "k": 3, "s": 2, "pad": "same"}], "range": [-3, 0]},
+    "maxpool_2x2": {"inputs": [[8, 8, 5]], "layers": [{"op": "maxpool", "k": 2}]},
+    "maxpool_3_s2_same": {"inputs": [[9, 7, 4]], "layers": [{"op": "maxpool", "k": 3, "s": 2, "pad": "same"}]},
+    "add_relu": {"inputs": [[4, 4, 8], [4, 4, 8]], "layers": [{"op": "add"}, {"op": "relu"}]},
+    "add_broadcast": {"inputs": [[4, 4, 8], [1, 1, 8]], "layers": [{"op": "add"}], "range": [-1, 6]},
+    "mul": {"inputs": [[4, 5, 3], [4, 5, 3]], "layers": [{"op": "mul"}]},
+    "mul_broadcast": {"inputs": [[3, 4, 6], [1, 4, 1]], "layers": [{"op": "mul"}], "range": [-2, 1]},
+    "softmax_10": {"inputs": [[10]], "layers": [{"op": "softmax"}], "range": [-6, 6]},
+    "softmax_rows": {"inputs": [[3, 7]], "layers": [{"op": "softmax"}], "range": [-1, 2]},
+    "logistic": {"inputs": [[4, 4, 3]], "layers": [{"op": "sigmoid"}], "range": [-8, 5]},
+    "mean_gap": {"inputs": [[5, 5, 8]], "layers": [{"op": "gap"}]},
+    "mean_gap_keepdims": {"inputs": [[6, 3, 4]], "layers": [{"op": "gap", "keepdims": True}], "range": [-5, 1]},
+    "mean_last_axis": {"inputs": [[4, 6, 5]], "layers": [{"op": "mean_last"}]},
+    "pad": {"inputs": [[5, 5, 3]], "layers": [{"op": "pad", "p": [[1, 2], [0, 1]]}]},
+    "concat": {"inputs": [[4, 4, 3], [4, 4, 5]], "layers": [{"op": "concat"}]},
+    "float_io_conv": {"inputs": [[6, 6, 2]], "layers": [{"op": "conv", "filters": 4, "k": 3}], "float_io": True},
+}
+
+# Small multi-op models shaped like the examples.
+MULTI_OP = {
+    "tiny_dscnn": {"inputs": [[49, 10, 1]], "layers": [
+        {"op": "conv", "filters": 16, "k": [10, 4], "s": 2, "act": "relu"},
+        {"op": "dw", "k": 3, "act": "relu"}, {"op": "conv", "filters": 16, "k": 1, "act": "relu"},
+        {"op": "dw", "k": 3, "act": "relu"}, {"op": "conv", "filters": 16, "k": 1, "act": "relu"},
+        {"op": "gap"}, {"op": "dense", "units": 12}, {"op": "softmax"}], "range": [-3, 2]},
+    "tiny_cnn": {"inputs": [[16, 16, 3]], "layers": [
+        {"op": "conv", "filters": 8, "k": 3, "act": "relu"}, {"op": "maxpool", "k": 2},
+        {"op": "save"}, {"op": "conv", "filters": 8, "k": 3, "act": "relu"},
+        {"op": "conv", "filters": 8, "k": 3}, {"op": "add_skip"}, {"op": "relu"},
+        {"op": "avgpool", "k": 2}, {"op": "flatten"}, {"op": "dense", "units": 10}, {"op": "softmax"}],
+        "range": [0, 1]},
+}
