@@ -5,6 +5,7 @@
 
 #include "mcb_port.h"
 #include "mcb_protocol.h"
+#include "mcb_region.h"
 #include "mcb_workload.h"
 
 #ifdef MCB_HAVE_BUILD_INFO
@@ -156,7 +157,9 @@ static int run_benchmark(uint32_t warmup, uint32_t runs) {
     }
     for (uint32_t i = 0; i < runs; i++) {
         uint64_t t0 = mcb_port_ticks();
+        mcb_region_begin(MCB_REGION_TIMED);
         int rc = mcb_workload.run();
+        mcb_region_end(MCB_REGION_TIMED);
         uint64_t t1 = mcb_port_ticks();
         if (rc != 0) {
             mcb_send_err("run", "workload run failed");
@@ -237,7 +240,10 @@ void mcb_main(void) {
     mcb_port_init();
     paint_stack();
     send_hello();
-    if (mcb_workload.setup && mcb_workload.setup() != 0) {
+    mcb_region_begin(MCB_REGION_SETUP);
+    int setup_rc = mcb_workload.setup ? mcb_workload.setup() : 0;
+    mcb_region_end(MCB_REGION_SETUP);
+    if (setup_rc != 0) {
         mcb_send_err("setup", "workload setup failed");
         mcb_send_done(0);
     } else {

@@ -122,3 +122,15 @@ def test_host_sets_warmup_and_runs_through_a_command():
     request.options.runs = 7
     outcome = run_bench(request)
     assert len(outcome.result["latency"]["runs"]) == 7
+
+
+def test_cli_estimate_contract_keeps_the_instruction_figure():
+    plain = json.loads(mcubench("bench", "--json", check=True).stdout)
+    est = json.loads(mcubench("bench", "--json", "--estimate", "nano33ble", check=True).stdout)
+    assert est["instructions"] == plain["instructions"]
+    assert isinstance(est["estimated_cycles"], int) and est["estimated_cycles"] > 0
+    assert isinstance(est["estimated_ms"], float)
+    assert est["estimated_ms"] == pytest.approx(est["estimated_cycles"] / 64e6 * 1e3)
+    assert est["estimate"]["board"] == "nano33ble" and "not a measurement" in est["estimate"]["label"]
+    # A Cortex-M4 needs at least one cycle per instruction.
+    assert est["estimated_cycles"] >= est["instructions"] * 0.9

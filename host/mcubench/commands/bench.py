@@ -27,6 +27,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, default=5, help="timed runs (default 5)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the run (default 120)")
     p.add_argument("--port", help="hardware: serial port or URL (default: find the board by USB ID)")
+    p.add_argument("--estimate", metavar="BOARD", help="QEMU: also estimate Cortex-M4 cycles and ms on BOARD (e.g. nano33ble)")
     p.add_argument("--verbose", "-v", action="store_true", help="show the commands run")
 
 
@@ -68,7 +69,13 @@ def request_from_args(args: argparse.Namespace) -> BenchRequest:
             raise UserError(f"--runtime {runtime} needs a model", "give a .tflite file, e.g. mcubench bench model.tflite --runtime aot")
         workload, extras = WorkloadSpec(args.workload, parse_params(args.param)), {}
     workload.warmup, workload.runs = args.warmup, args.runs
-    options = RunOptions(timeout=args.timeout, transcript=args.transcript, port=args.port)
+    if args.estimate:
+        from ..boards import load_board
+
+        load_board(args.estimate)  # a clear error for an unknown board, before building
+        if (args.target or "qemu") not in ("qemu", "auto"):
+            raise UserError("--estimate works with the QEMU target", "drop --estimate, or run on --target qemu")
+    options = RunOptions(timeout=args.timeout, transcript=args.transcript, port=args.port, estimate_board=args.estimate)
     return BenchRequest(
         workload=workload, runtime=runtime, board=args.board, target=target, memory_of=args.memory_of,
         options=options, verbose=args.verbose, **extras,

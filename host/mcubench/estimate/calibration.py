@@ -68,7 +68,7 @@ def compute_correction(board: str, model_version: str, pairs: dict[str, tuple[fl
     region is present the factor comes from it alone."""
     if not pairs:
         raise UserError("no region was measured on both the board and the emulator",
-                        "does the image mark regions (firmware/microbench/mcb_region.h)?")
+                        "does the image mark regions (firmware/core/mcb_region.h)?")
     ratios = []
     for name, (measured, estimated) in pairs.items():
         for what, v in (("measured", measured), ("estimated", estimated)):

@@ -35,8 +35,9 @@ def build_microbench(loadtest: bool = False) -> Path:
     if not gcc:
         raise UserError("arm-none-eabi-gcc is not on PATH", "sudo apt-get install gcc-arm-none-eabi")
     src = microbench_dir()
-    files = [*sources, "mcb_region.h", "microbench.ld"]
-    digest = hashlib.sha256(b"".join((src / f).read_bytes() for f in files) + " ".join(CFLAGS).encode()).hexdigest()[:16]
+    core = firmware_dir() / "core"  # mcb_region.h, shared with the benchmark core
+    files = [*(src / s for s in sources), core / "mcb_region.h", src / "microbench.ld"]
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files) + " ".join(CFLAGS).encode()).hexdigest()[:16]
     name = "loadtest" if loadtest else "microbench"
     out = work_dir() / "microbench" / f"{name}-{digest}.elf"
     if out.exists():
@@ -44,7 +45,7 @@ def build_microbench(loadtest: bool = False) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         elf = Path(tmp) / "microbench.elf"
-        cmd = [gcc, *CFLAGS, "-T", str(src / "microbench.ld"), "-o", str(elf), *(str(src / s) for s in sources)]
+        cmd = [gcc, *CFLAGS, "-I", str(core), "-T", str(src / "microbench.ld"), "-o", str(elf), *(str(src / s) for s in sources)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             raise UserError(f"building the microbenchmarks failed:\n{proc.stderr[-2000:]}", " ".join(cmd))

@@ -9,11 +9,13 @@ real board's cycles.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,6 +23,19 @@ from ..boards import Board
 from ..errors import UserError
 from ..transport import LinkClosed, SerialLink
 from .base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session
+
+
+def die_with_parent() -> None:
+    """preexec_fn for emulator processes: the kernel kills them if their parent dies.
+
+    An emulator spins forever once its guest idles, so one orphaned by a killed worker or
+    client would burn a core until reboot. Linux only; elsewhere a no-op.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_tcp_port() -> int:
@@ -39,6 +54,7 @@ class RunningEmulator:
     serial_url: str
     command: list[str]
     log_path: Path
+    artifacts: dict[str, Path] = field(default_factory=dict)  # files the run writes (e.g. an estimate)
 
     def is_alive(self) -> bool:
         return self.process.poll() is None
@@ -155,6 +171,7 @@ class EmulatorTarget(Target):
                     link.transcript.save(options.transcript)
                 link.close()
             running.stop()
+        running.log_path.unlink(missing_ok=True)  # kept only when the run failed
         hello = next((r for r in link.records if r.type == "hello"), None)
         tick_hz = hello.int("tick_hz") if hello else 0
         tick_unit = hello.get("tick_unit", "") if hello else ""

@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 from ..errors import UserError
-from .base import Image, RunOptions, ToolStatus
-from .emulator import Emulator, RunningEmulator, free_tcp_port
+from .base import Image, RunLog, RunOptions, ToolStatus
+from .emulator import Emulator, RunningEmulator, die_with_parent, free_tcp_port
 
 ICOUNT_SHIFT = 0  # 2**shift ns of virtual time per instruction
 
@@ -25,7 +25,7 @@ class Qemu(Emulator):
     latency_source = "qemu-icount"
     install_hint = "sudo apt-get install qemu-system-arm (the set-up script host/setup.sh does this)"
 
-    def command(self, image: Image, serial_port: int, options: RunOptions) -> list[str]:
+    def command(self, image: Image, serial_port: int, options: RunOptions, estimate_report: Path | None = None) -> list[str]:
         machine = image.board.targets["qemu"]["machine"]
         cmd = [
             self.require(),
@@ -37,20 +37,43 @@ class Qemu(Emulator):
             "-semihosting-config", "enable=on,target=native",
             "-kernel", str(image.elf),
         ]
-        for plugin_arg in options.extra.get("qemu_plugin_args", []):
-            cmd += ["-plugin", plugin_arg]
+        if estimate_report is not None:
+            from ..estimate import plugin_spec
+
+            cmd += ["-plugin", plugin_spec(options.estimate_board, estimate_report)]
         return cmd
 
     def start(self, image: Image, workdir: Path, options: RunOptions) -> RunningEmulator:
         port = free_tcp_port()
-        cmd = self.command(image, port, options)
-        log_path = workdir / "qemu.log"
+        # One log (and estimate report) per run: parallel runs may share an image.
+        log_path = workdir / f"qemu-{port}.log"
+        report = workdir / f"estimate-{port}.json" if options.estimate_board else None
+        if report is not None:
+            report.unlink(missing_ok=True)
+        cmd = self.command(image, port, options, report)
         with open(log_path, "wb") as log:
             try:
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                proc = subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+                )
             except OSError as exc:
                 raise UserError(f"cannot start QEMU: {exc}", self.install_hint) from None
-        return RunningEmulator("qemu", proc, f"socket://127.0.0.1:{port}", cmd, log_path)
+        artifacts = {"estimate": report} if report is not None else {}
+        return RunningEmulator("qemu", proc, f"socket://127.0.0.1:{port}", cmd, log_path, artifacts)
+
+    def finish(self, running: RunningEmulator, options: RunOptions, log: RunLog) -> None:
+        report = running.artifacts.get("estimate")
+        if report is None:
+            return
+        from ..estimate import parse_report
+
+        if not report.is_file():
+            raise UserError(
+                "QEMU exited without writing the cycle-estimate report",
+                f"the image must end with the `exit` command for the plugin to report; command: {' '.join(running.command)}",
+            )
+        log.extra["estimate"] = parse_report(report)
+        report.unlink()
 
     def units_per_tick(self, hello_tick_hz: int, tick_unit: str) -> float:
         if tick_unit != "systick" or hello_tick_hz <= 0:

@@ -1,0 +1,323 @@
+"""Sweeps: a grid of (model, recipe, runtime, board, target) jobs on Dask distributed.
+
+A job is a pure function of its spec (``run_job(spec) -> record``): workers keep no state of
+their own and never touch the history. The client submits every job whose key is not yet in
+the history, and stores each record as its future completes, one at a time, atomically — so
+a killed client loses nothing finished, a lost worker's jobs are rescheduled by Dask, and a
+resumed sweep skips every stored key. Builds are cached by content hash (see render.py), so
+jobs sharing an image build it once.
+
+By default the cluster is a ``LocalCluster`` on loopback with one single-threaded worker
+process per core, each offering one ``emulator`` resource; ``--scheduler tcp://HOST:PORT``
+uses an existing cluster (``dask scheduler`` + ``dask worker --resources emulator=1``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import yaml
+
+from .errors import UserError
+from .identity import tool_version
+
+# The built-in example sweep: the example models × three deployable recipes on the emulated
+# board, through the offline ahead-of-time runtime.
+EXAMPLE_SWEEP = {
+    "name": "example",
+    "models": [{"example": "digits"}, {"example": "sine"}, {"example": "kws"}],
+    "recipes": ["int8", "qat_int8", "prune_constant"],
+    "runtimes": ["aot"],
+    "boards": ["mps2-an386"],
+    "warmup": 1,
+    "runs": 3,
+}
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One cell of the grid. Everything a worker needs, and nothing else."""
+
+    model: str  # "builtin:<workload>", "example:<name>", or a path to a .tflite
+    recipe: str | None
+    runtime: str
+    board: str
+    target: str | None = None
+    memory_of: str | None = None
+    params: tuple[tuple[str, Any], ...] = ()
+    warmup: int = 1
+    runs: int = 5
+    model_sha256: str | None = None  # for model files: their content, so an edited file is a new job
+
+    def key(self) -> str:
+        ident = {**asdict(self), "tool_version": tool_version()}
+        if self.model_sha256:
+            ident["model"] = f"sha256:{self.model_sha256}"  # the file's content, not where it lies
+        return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+    def label(self) -> str:
+        params = ",".join(f"{k}={v}" for k, v in self.params)
+        parts = [self.model + (f"[{params}]" if params else ""), self.recipe, self.runtime, self.board, self.target]
+        return " · ".join(p for p in parts if p)
+
+
+@dataclass
+class SweepConfig:
+    name: str
+    jobs: list[JobSpec]
+    source: str = "<built-in example>"
+
+
+@dataclass
+class SweepSummary:
+    name: str
+    jobs: int
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    results: list[str] = field(default_factory=list)  # ids of the records stored by this run
+    failures: list[dict[str, str]] = field(default_factory=list)
+    history: str = ""
+    report: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---- configuration -------------------------------------------------------------------------
+
+
+def _as_list(value: Any, what: str, where: str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (str, dict)):
+        return [value]
+    if isinstance(value, list):
+        return value
+    raise UserError(f"{where}: `{what}` must be a list", f"e.g. {what}: [a, b]")
+
+
+def _expand_params(params: dict[str, Any], where: str) -> list[tuple[tuple[str, Any], ...]]:
+    """{"n": [512, 1024], "m": 3} -> every combination, as sorted key/value tuples."""
+    if not isinstance(params, dict):
+        raise UserError(f"{where}: `params` must be a mapping", "e.g. params: {n: [512, 1024]}")
+    keys = sorted(params)
+    values = [v if isinstance(v, list) else [v] for v in (params[k] for k in keys)]
+    return [tuple(zip(keys, combo)) for combo in itertools.product(*values)]
+
+
+def parse_config(data: dict[str, Any], source: str, base_dir: Path | None = None) -> SweepConfig:
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: a sweep file is a YAML mapping", "see docs/sweeps.md for the format")
+    known = {"name", "models", "recipes", "runtimes", "boards", "targets", "memory_of", "warmup", "runs"}
+    unknown = set(data) - known
+    if unknown:
+        raise UserError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}", f"known keys: {', '.join(sorted(known))}")
+    models = _as_list(data.get("models"), "models", source)
+    if not models:
+        raise UserError(f"{source}: no models", "add e.g. models: [{example: digits}] or [{builtin: dot_int8}]")
+    recipes = _as_list(data.get("recipes"), "recipes", source) or [None]
+    runtimes = _as_list(data.get("runtimes"), "runtimes", source) or ["aot"]
+    boards = _as_list(data.get("boards"), "boards", source) or ["mps2-an386"]
+    targets = _as_list(data.get("targets"), "targets", source) or [None]
+    warmup, runs = int(data.get("warmup", 1)), int(data.get("runs", 5))
+    if warmup < 0 or runs < 1:
+        raise UserError(f"{source}: runs must be ≥ 1 and warmup ≥ 0", "e.g. warmup: 1, runs: 5")
+    model_entries = [m for m in models if not (isinstance(m, dict) and "builtin" in m)]
+    # Built-in workloads take no recipe and no model runtime: check those only when used.
+    _check_names(recipes if model_entries else [None], runtimes if model_entries else [], boards, source)
+    jobs: list[JobSpec] = []
+    for entry in models:
+        entry = {"path": entry} if isinstance(entry, str) else entry
+        kinds = [k for k in ("builtin", "example", "path") if k in entry]
+        if len(kinds) != 1:
+            raise UserError(f"{source}: model entry {entry} needs exactly one of builtin/example/path", "e.g. {example: digits}")
+        kind = kinds[0]
+        for board, target in itertools.product(boards, targets):
+            common = dict(board=board, target=target, memory_of=data.get("memory_of"), warmup=warmup, runs=runs)
+            if kind == "builtin":
+                for params in _expand_params(entry.get("params", {}), source):
+                    jobs.append(JobSpec(f"builtin:{entry['builtin']}", None, "builtin", params=params, **common))
+            elif kind == "example":
+                for recipe, runtime in itertools.product(recipes, runtimes):
+                    jobs.append(JobSpec(f"example:{entry['example']}", recipe or "int8", runtime, **common))
+            else:
+                path = Path(entry["path"])
+                path = path if path.is_absolute() or base_dir is None else (base_dir / path)
+                if not path.is_file():
+                    raise UserError(f"{source}: model file {path} does not exist", "fix the path (relative to the sweep file)")
+                sha = hashlib.sha256(path.read_bytes()).hexdigest()
+                for runtime in runtimes:
+                    jobs.append(JobSpec(str(path.resolve()), None, runtime, model_sha256=sha, **common))
+    unique = list(dict.fromkeys(jobs))
+    return SweepConfig(str(data.get("name", Path(source).stem)), unique, source)
+
+
+def _check_names(recipes: list, runtimes: list, boards: list, source: str) -> None:
+    from .boards import all_board_ids
+    from .runtimes import RUNTIMES
+
+    for board in boards:
+        if board not in all_board_ids():
+            raise UserError(f"{source}: unknown board `{board}`", f"choose from: {', '.join(all_board_ids())}")
+    for runtime in runtimes:
+        if runtime not in RUNTIMES:
+            raise UserError(f"{source}: unknown runtime `{runtime}`", f"choose from: {', '.join(RUNTIMES)}")
+    names = [r for r in recipes if r is not None]
+    if names:
+        try:
+            from .recipes import RECIPES
+        except ImportError:
+            raise UserError(f"{source}: recipes need the model pipeline", "pip install -e '.[ml]'") from None
+        for recipe in names:
+            if recipe not in RECIPES:
+                raise UserError(f"{source}: unknown recipe `{recipe}`", f"choose from: {', '.join(RECIPES)}")
+
+
+def load_config(path: Path) -> SweepConfig:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"sweep file {path} does not exist", "give the path of a YAML sweep file, or --example") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML ({exc})", "fix the file") from None
+    return parse_config(data, str(path), path.parent)
+
+
+def example_config() -> SweepConfig:
+    return parse_config(EXAMPLE_SWEEP, "<built-in example>")
+
+
+# ---- one job (runs on a worker) --------------------------------------------------------------
+
+
+def run_job(spec: JobSpec) -> dict[str, Any]:
+    """Runs one job start to finish and returns its result record, or a failure description.
+
+    A user error (the model does not fit, an op is unsupported) is an outcome of the job, not a
+    crash: it comes back as {"failed": message} so Dask does not retry it.
+    """
+    try:
+        return {"record": _run_job(spec)}
+    except UserError as exc:
+        return {"failed": str(exc)}
+    except Exception:  # noqa: BLE001 - a bug: keep its traceback for the summary
+        return {"failed": "internal error:\n" + traceback.format_exc()}
+
+
+def _run_job(spec: JobSpec) -> dict[str, Any]:
+    from .pipeline import BenchRequest, run_bench
+    from .runtimes import WorkloadSpec
+
+    if spec.model.startswith("builtin:"):
+        workload = WorkloadSpec(spec.model.split(":", 1)[1], dict(spec.params), warmup=spec.warmup, runs=spec.runs)
+        extras: dict[str, Any] = {}
+        runtime = "builtin"
+    else:
+        from .models_bridge import workload_for_model
+
+        if spec.model.startswith("example:"):
+            from .variants import prepare_example_variant
+
+            variant = prepare_example_variant(spec.model.split(":", 1)[1], spec.recipe or "int8")
+            workload, runtime, extras = workload_for_model(variant.path, spec.runtime)
+            extras.update(recipe=spec.recipe, variant=variant.name, host_metrics=variant.host_metrics)
+        else:
+            workload, runtime, extras = workload_for_model(Path(spec.model), spec.runtime)
+        workload.warmup, workload.runs = spec.warmup, spec.runs
+    request = BenchRequest(workload, runtime=runtime, board=spec.board, target=spec.target, memory_of=spec.memory_of, **extras)
+    return run_bench(request).result
+
+
+# ---- the client --------------------------------------------------------------------------------
+
+
+def _local_cluster(workers: int):
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,  # one emulator per worker process
+        processes=True,
+        resources={"emulator": 1},
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+
+
+def run_sweep(
+    config: SweepConfig,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    history_path: Path | None = None,
+    on_progress: Callable[[str, JobSpec, dict[str, Any] | None], None] | None = None,
+) -> SweepSummary:
+    """Runs every job not yet in the history; returns counts and stored record ids."""
+    from .results.history import History
+
+    history = History(history_path)
+    summary = SweepSummary(config.name, len(config.jobs), history=str(history.path))
+    done_keys = history.keys()
+    pending = []
+    for spec in config.jobs:
+        if spec.key() in done_keys:
+            summary.skipped += 1
+            if on_progress:
+                on_progress("skipped", spec, None)
+        else:
+            pending.append(spec)
+    if not pending:
+        return summary
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise UserError("sweeps run on Dask distributed, which is not installed", "pip install -e '.[dist]'") from None
+
+    workers = workers or os.cpu_count() or 1
+    cluster = None
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError) as exc:
+                raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {exc}", "start it with `dask scheduler` or drop --scheduler") from None
+        else:
+            cluster = _local_cluster(min(workers, len(pending)))
+            client = Client(cluster)
+        with client:
+            futures = {
+                client.submit(run_job, spec, key=f"mcubench-{spec.key()}", resources={"emulator": 1}, pure=False): spec
+                for spec in pending
+            }
+            for future in as_completed(futures):
+                spec = futures[future]
+                outcome = future.result()
+                if "record" in outcome:
+                    # Only the client writes the history: one record, one transaction.
+                    history.add(outcome["record"], key=spec.key())
+                    summary.done += 1
+                    summary.results.append(outcome["record"]["id"])
+                    if on_progress:
+                        on_progress("done", spec, outcome["record"])
+                else:
+                    summary.failed += 1
+                    summary.failures.append({"job": spec.label(), "key": spec.key(), "error": outcome["failed"]})
+                    if on_progress:
+                        on_progress("failed", spec, None)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return summary
+
+
+def iter_labels(jobs: Iterable[JobSpec]) -> list[str]:
+    return [j.label() for j in jobs]
