@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "mcubench.commands.calibrate",
     "doctor": "mcubench.commands.doctor",
     "boards": "mcubench.commands.boards",
+    "sweep": "mcubench.commands.sweep",
     "emulate": "mcubench.commands.emulate",
     "quantize": "mcubench.commands.quantize",
     "prune": "mcubench.commands.prune",
