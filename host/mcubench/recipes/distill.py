@@ -37,6 +37,8 @@ def build_student(teacher: Any, width: float) -> Any:
     for i in scalable[:-1]:  # the last one is the output layer: keep the number of classes
         key = SCALED_KEYS[layers[i]["class_name"]]
         layers[i]["config"][key] = max(1, int(round(layers[i]["config"][key] * width)))
+    for layer in layers:  # recorded input shapes are the teacher's: let Keras infer the new ones
+        layer.pop("build_config", None)
     config["name"] = f"{teacher.name}_student"
     cls = type(teacher)
     try:
