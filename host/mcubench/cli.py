@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "analyze": "mcubench.commands.analyze",
     "history": "mcubench.commands.history",
     "compare": "mcubench.commands.compare",
+    "report": "mcubench.commands.report",
 }
 
 
