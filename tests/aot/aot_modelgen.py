@@ -51,6 +51,8 @@ def _layer(keras, ops, L: dict, x, inputs):
         return keras.layers.Softmax()(x)
     if kind == "sigmoid":
         return keras.layers.Activation("sigmoid")(x)
+    if kind == "tanh":
+        return keras.layers.Activation("tanh")(x)
     if kind == "gap":
         return keras.layers.GlobalAveragePooling2D(keepdims=a.get("keepdims", False))(x)
     if kind == "mean_last":
@@ -166,4 +168,9 @@ MULTI_OP = {
         {"op": "conv", "filters": 8, "k": 3}, {"op": "add_skip"}, {"op": "relu"},
         {"op": "avgpool", "k": 2}, {"op": "flatten"}, {"op": "dense", "units": 10}, {"op": "softmax"}],
         "range": [0, 1]},
+}
+
+# Models the AOT runtime must refuse (op index and name in the message).
+UNSUPPORTED = {
+    "conv_then_tanh": {"inputs": [[6, 6, 2]], "layers": [{"op": "conv", "filters": 4, "k": 3}, {"op": "tanh"}]},
 }

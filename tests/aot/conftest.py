@@ -15,8 +15,11 @@ import aot_modelgen as modelgen
 
 @pytest.fixture(scope="session")
 def all_models() -> dict[str, bytes]:
-    pytest.importorskip("tensorflow")
-    return modelgen.models({**modelgen.SINGLE_OP, **modelgen.MULTI_OP})
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("TensorFlow is not installed (pip install -e .[ml])")
+    return modelgen.models({**modelgen.SINGLE_OP, **modelgen.MULTI_OP, **modelgen.UNSUPPORTED})
 
 
 class HostModel:

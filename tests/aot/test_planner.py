@@ -1,0 +1,63 @@
+"""The static memory plan: no two live tensors overlap; views and in-place ops share."""
+
+from __future__ import annotations
+
+import pytest
+
+from mcubench.runtimes.aot import compile_model
+from mcubench.runtimes.aot.lower import Step
+from mcubench.runtimes.aot.planner import plan_memory
+
+
+def _no_overlap(plan, steps, sizes):
+    live = {}
+    n = len(steps)
+    for t in sizes:
+        ks = [k for k, s in enumerate(steps) if t in s.inputs + s.outputs]
+        live[t] = (min(ks), max(ks))
+    shared = {t for b in plan.buffers if len(b.tensors) > 1 for t in b.tensors}
+    ts = list(sizes)
+    for i, a in enumerate(ts):
+        for b in ts[i + 1:]:
+            if a in shared and b in shared and plan.offsets[a] == plan.offsets[b]:
+                continue
+            if live[a][1] < live[b][0] or live[b][1] < live[a][0]:
+                continue
+            ra = (plan.offsets[a], plan.offsets[a] + sizes[a])
+            rb = (plan.offsets[b], plan.offsets[b] + sizes[b])
+            assert ra[1] <= rb[0] or rb[1] <= ra[0], f"tensors {a} and {b} overlap while both live"
+    assert plan.arena_bytes >= max(sizes.values())
+    return n
+
+
+def test_chain_reuses_memory():
+    # t0 -> t1 -> t2 -> t3: two buffers ping-pong
+    steps = [Step(k, "CONV_2D", [k], [k + 1]) for k in range(3)]
+    sizes = {0: 100, 1: 100, 2: 100, 3: 100}
+    plan = plan_memory(steps, sizes, {0}, {3}, keep_inputs=False)
+    _no_overlap(plan, steps, sizes)
+    assert plan.arena_bytes == 200
+
+
+def test_in_place_and_alias_share_a_buffer():
+    steps = [Step(0, "CONV_2D", [0], [1]), Step(1, "LOGISTIC", [1], [2], in_place=[1]),
+             Step(2, "RESHAPE", [2], [3], alias=True), Step(3, "CONV_2D", [3], [4])]
+    sizes = {0: 64, 1: 64, 2: 64, 3: 64, 4: 64}
+    plan = plan_memory(steps, sizes, {0}, {4}, keep_inputs=True)
+    assert plan.offsets[1] == plan.offsets[2] == plan.offsets[3]
+    assert plan.arena_bytes == 64 * 3  # input kept, one working buffer, output
+
+
+@pytest.mark.parametrize("name", ["tiny_dscnn", "tiny_cnn"])
+def test_generated_plans_are_sound_and_smaller_than_tflm(name, all_models, tmp_path):
+    from mcubench.runtimes.aot.codegen import lower_graph
+    from mcubench.runtimes.aot.graph import parse_tflite
+    from mcubench.models.tflm_host import exact_arena
+
+    project = compile_model(all_models[name], tmp_path, dsp=False, profile_ops=False)
+    g = parse_tflite(all_models[name])
+    steps = lower_graph(g)
+    sizes = {t: g.tensors[t].nbytes for t in project.plan.offsets}
+    _no_overlap(project.plan, steps, sizes)
+    tflm = exact_arena(all_models[name]).exact_bytes
+    assert project.arena_bytes <= 0.7 * tflm, (project.arena_bytes, tflm)
