@@ -249,13 +249,22 @@ def check_resc(text: str) -> list[str]:
             problems.append(f"line {number}: not a known Renode command form: {line!r}")
         else:
             order.append(kind)
-    required = ["mach create", "LoadPlatformDescription", "LoadELF", "CreateServerSocketTerminal", "connector Connect", "start"]
-    positions = []
-    for kind in required:
+    for kind in ("mach create", "LoadPlatformDescription", "LoadELF", "CreateServerSocketTerminal", "connector Connect", "start"):
         if kind not in order:
             problems.append(f"missing `{kind}`")
-        else:
-            positions.append(order.index(kind))
-    if len(positions) == len(required) and positions != sorted(positions):
-        problems.append("commands out of order: create, load platform, load ELF, socket terminal, connect, start")
+    # What must come before what: a machine before its platform, the platform before the ELF and
+    # the UART connection, the terminal before connecting to it, and `start` last.
+    before = [
+        ("mach create", "LoadPlatformDescription"),
+        ("LoadPlatformDescription", "LoadPlatformDescriptionFromString"),
+        ("LoadPlatformDescription", "LoadELF"),
+        ("LoadPlatformDescription", "connector Connect"),
+        ("CreateServerSocketTerminal", "connector Connect"),
+    ]
+    for first, then in before:
+        if first in order and then in order and order.index(first) > order.index(then):
+            problems.append(f"commands out of order: `{first}` must come before `{then}`")
+    commands = [k for k in order if k not in ("header", "comment", "variable default")]
+    if "start" in commands and commands[-1] != "start":
+        problems.append("commands out of order: `start` must be the last command")
     return problems
