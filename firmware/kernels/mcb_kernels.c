@@ -11,6 +11,8 @@
 
 #if MCBK_USE_DSP
 #include <arm_acle.h>
+/* a rotate the compiler folds into SXTB16/SXTAB16's "ror #8" operand */
+static inline uint32_t ror32(uint32_t x, unsigned n) { return (x >> n) | (x << (32u - n)); }
 #endif
 
 const char *mcbk_path(void) { return MCBK_USE_DSP ? "dsp" : "portable"; }
@@ -156,19 +158,19 @@ static inline void dot4(const int8_t *x, const int8_t *w, int32_t n, int32_t off
         const uint32_t xv = (uint32_t)read32(x);
         x += 4;
         const int32_t xa = (int32_t)__sxtab16(offp, xv);
-        const int32_t xb = (int32_t)__sxtab16(offp, __ror(xv, 8));
+        const int32_t xb = (int32_t)__sxtab16(offp, ror32(xv, 8));
         uint32_t wv = (uint32_t)read32(w);
         a0 = __smlad(xa, (int32_t)__sxtb16(wv), a0);
-        a0 = __smlad(xb, (int32_t)__sxtb16(__ror(wv, 8)), a0);
+        a0 = __smlad(xb, (int32_t)__sxtb16(ror32(wv, 8)), a0);
         wv = (uint32_t)read32(w + 4);
         a1 = __smlad(xa, (int32_t)__sxtb16(wv), a1);
-        a1 = __smlad(xb, (int32_t)__sxtb16(__ror(wv, 8)), a1);
+        a1 = __smlad(xb, (int32_t)__sxtb16(ror32(wv, 8)), a1);
         wv = (uint32_t)read32(w + 8);
         a2 = __smlad(xa, (int32_t)__sxtb16(wv), a2);
-        a2 = __smlad(xb, (int32_t)__sxtb16(__ror(wv, 8)), a2);
+        a2 = __smlad(xb, (int32_t)__sxtb16(ror32(wv, 8)), a2);
         wv = (uint32_t)read32(w + 12);
         a3 = __smlad(xa, (int32_t)__sxtb16(wv), a3);
-        a3 = __smlad(xb, (int32_t)__sxtb16(__ror(wv, 8)), a3);
+        a3 = __smlad(xb, (int32_t)__sxtb16(ror32(wv, 8)), a3);
         w += 16;
     }
 #else
@@ -201,7 +203,7 @@ static inline int32_t dot1(const int8_t *x, const int8_t *w, int32_t n, int32_t 
         const uint32_t xv = (uint32_t)read32(x);
         const uint32_t wv = (uint32_t)read32(w);
         acc = __smlad((int32_t)__sxtab16(offp, xv), (int32_t)__sxtb16(wv), acc);
-        acc = __smlad((int32_t)__sxtab16(offp, __ror(xv, 8)), (int32_t)__sxtb16(__ror(wv, 8)), acc);
+        acc = __smlad((int32_t)__sxtab16(offp, ror32(xv, 8)), (int32_t)__sxtb16(ror32(wv, 8)), acc);
         x += 4;
         w += 4;
     }
@@ -302,9 +304,9 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out) {
                                 const uint32_t offp = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
                                 const uint32_t xv = (uint32_t)read32(x), wv = (uint32_t)read32(w);
                                 const int32_t xa = (int32_t)__sxtab16(offp, xv);
-                                const int32_t xb = (int32_t)__sxtab16(offp, __ror(xv, 8));
+                                const int32_t xb = (int32_t)__sxtab16(offp, ror32(xv, 8));
                                 const int32_t wa = (int32_t)__sxtb16(wv);
-                                const int32_t wb = (int32_t)__sxtb16(__ror(wv, 8));
+                                const int32_t wb = (int32_t)__sxtb16(ror32(wv, 8));
                                 a0 = __smlabb(xa, wa, a0);
                                 a2 = __smlatt(xa, wa, a2);
                                 a1 = __smlabb(xb, wb, a1);
