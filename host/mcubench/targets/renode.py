@@ -30,8 +30,9 @@ from .base import Image, RunOptions, ToolStatus
 from .emulator import Emulator, RunningEmulator, free_tcp_port
 
 INSTALL_HINT = (
-    "install Renode 1.16 (https://renode.io, e.g. the renode_1.16.1_amd64.deb or the portable "
-    "Linux package) so that `renode` and `renode-test` are on PATH; see docs/renode.md"
+    "install Renode 1.16 (the linux-portable package or .deb from https://github.com/renode/renode/releases) "
+    "so that `renode` and `renode-test` are on PATH, and pip install -r <renode>/tests/requirements.txt; "
+    "see docs/renode.md"
 )
 
 
