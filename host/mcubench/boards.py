@@ -6,6 +6,7 @@ A ``Board`` answers "does it fit?" and tells the build and the targets what they
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,20 @@ class Board:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{where}: missing or invalid field {exc}", "see docs/boards.md for the board format") from None
+
+    def for_target(self, target: str) -> "Board":
+        """The board as an image for ``target`` must be built: the target's `port` and
+        `platformio` overrides applied (e.g. nano33ble under Renode uses the bare-metal
+        nRF52840 port instead of the Arduino core). Unchanged when the target overrides nothing."""
+        overrides = self.targets.get(target) or {}
+        changes: dict[str, Any] = {}
+        if "port" in overrides:
+            changes["port"] = str(overrides["port"])
+        if "platformio" in overrides:
+            changes["platformio"] = dict(overrides["platformio"])
+            # The board's upload settings (sam-ba through the bootloader) belong to its own image.
+            changes["upload"] = {}
+        return dataclasses.replace(self, **changes) if changes else self
 
     def usb_ids(self, mode: str | None = None) -> list[UsbId]:
         return [u for u in self.usb if mode is None or u.mode == mode]

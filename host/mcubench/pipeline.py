@@ -74,7 +74,9 @@ def run_bench(request: BenchRequest) -> BenchOutcome:
     reason = target.supports(board)
     if reason:
         raise UserError(reason, "pick another --target/--emulator or --board (mcubench boards lists them)")
-    project = render_project(request.runtime, request.workload, board)
+    # The image is built for the board as this target runs it (e.g. the nRF52840 bare-metal
+    # port under Renode); its limits stay the real board's.
+    project = render_project(request.runtime, request.workload, board.for_target(target.name))
     # One build at a time per project dir: parallel sweep jobs may share an image.
     with project_lock(project.dir):
         image = build(project, verbose=request.verbose)

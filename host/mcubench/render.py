@@ -64,6 +64,8 @@ def job_key(runtime: str, workload: WorkloadSpec, board: Board) -> str:
         "params": workload.params,
         "extra": workload.extra,
         "board": board.id,
+        "port": board.port,
+        "platformio": board.platformio,
         "warmup": workload.warmup,
         "runs": workload.runs,
     }

@@ -37,18 +37,8 @@ INSTALL_HINT = (
 
 
 def board_for_target(board: Board, target: str) -> Board:
-    """The board as an image for ``target`` must be built: the target's `port` and
-    `platformio` overrides applied (e.g. nano33ble under Renode uses the bare-metal nRF52840
-    port instead of the Arduino core). Unchanged when the target overrides nothing."""
-    overrides = board.targets.get(target) or {}
-    changes = {}
-    if "port" in overrides:
-        changes["port"] = str(overrides["port"])
-    if "platformio" in overrides:
-        changes["platformio"] = dict(overrides["platformio"])
-        # The board's upload settings (sam-ba through the bootloader) belong to its own image.
-        changes["upload"] = {}
-    return dataclasses.replace(board, **changes) if changes else board
+    """Kept for callers of this module: see ``Board.for_target``."""
+    return board.for_target(target)
 
 
 @dataclasses.dataclass
