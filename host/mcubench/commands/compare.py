@@ -78,22 +78,17 @@ def print_comparison(c: Comparison, where_a: str, where_b: str, verdicts: list[V
         out.print(f"note: {note}", markup=False, highlight=False)
     rows = [{"figure": d.name, "unit": d.unit, "A": human(d.a), "B": human(d.b), "delta": _signed(d.delta),
              "delta %": _pct(d.delta_pct) if not d.note else d.note} for d in c.figures.values()]
-    styles = {i: _style(d) for i, d in enumerate(c.figures.values())}
+    styles = {i: "dim" for i, d in enumerate(c.figures.values()) if d.note}
     print_table(rows, ["figure", "unit", "A", "B", "delta", "delta %"], title="figures (B - A)",
                 right=("A", "B", "delta", "delta %"), styles=styles)
     if c.ops:
         rows = [{"op": d.name, "unit": d.unit, "A": human(d.a), "B": human(d.b), "delta": _signed(d.delta),
                  "delta %": _pct(d.delta_pct) if not d.note else d.note} for d in c.ops]
         print_table(rows, ["op", "unit", "A", "B", "delta", "delta %"], title="per op (B - A)",
-                    right=("A", "B", "delta", "delta %"), styles={i: _style(d) for i, d in enumerate(c.ops)})
+                    right=("A", "B", "delta", "delta %"), styles={i: "dim" for i, d in enumerate(c.ops) if d.note})
     if verdicts:
         rows = [{"threshold": v.threshold.text, "result": "EXCEEDED" if v.exceeded else "ok", "observed": v.detail}
                 for v in verdicts]
         print_table(rows, ["threshold", "result", "observed"], title="--fail-if",
                     styles={i: ("bold red" if v.exceeded else "green") for i, v in enumerate(verdicts)})
 
-
-def _style(d) -> str | None:
-    if not d.delta:
-        return None
-    return "dim" if d.note else None
