@@ -42,9 +42,16 @@ def read_tflite(path: Path) -> bytes:
 
 def test_input(model_bytes: bytes) -> tuple[np.ndarray, bytes]:
     """A deterministic input for the model's first input tensor, in its own dtype."""
-    from .models.tflm_host import input_details
+    from .models.tflite_file import parse_tflite
 
-    shape, dtype = input_details(model_bytes)
+    model = parse_tflite(model_bytes)
+    if len(model.inputs) != 1:
+        raise UserError(f"the model has {len(model.inputs)} inputs; mcubench benchmarks single-input models", "export a single-input model")
+    tensor = model.tensor(model.inputs[0])
+    dtypes = {"INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16, "INT32": np.int32, "FLOAT32": np.float32}
+    if tensor.dtype not in dtypes:
+        raise UserError(f"input tensor type {tensor.dtype} is not supported for benchmarking", "quantize with the int8 recipe")
+    shape, dtype = tuple(max(d, 1) for d in tensor.shape), dtypes[tensor.dtype]
     rng = np.random.default_rng(TEST_INPUT_SEED)
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)

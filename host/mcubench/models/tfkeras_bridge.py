@@ -30,6 +30,10 @@ def _layer_kwargs(cls: type, config: dict) -> dict:
 
 def _single_path_layers(model: Any) -> list[Any]:
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    if type(model).__name__ == "Sequential":
+        # Single path by construction. Keras 3 rebuilds a Sequential graph as layers are added
+        # (and again on loading), leaving stale inbound nodes that say nothing about the model.
+        return layers
     previous = None
     for layer in layers:
         nodes = getattr(layer, "_inbound_nodes", [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ def convert(source: SourceModel | Any, mode: str, representative: np.ndarray | N
     tf = tfmod.tensorflow()
     if isinstance(source, SourceModel):
         if source.keras_model is not None:
-            converter = tf.lite.TFLiteConverter.from_keras_model(source.keras_model)
+            converter = _batch_one_converter(tf, source.keras_model)
         elif source.saved_model_dir is not None:
             converter = tf.lite.TFLiteConverter.from_saved_model(str(source.saved_model_dir))
         elif mode == "float32" and source.tflite_bytes is not None:
@@ -33,7 +34,7 @@ def convert(source: SourceModel | Any, mode: str, representative: np.ndarray | N
         else:
             raise UserError(f"{source.path} is already a .tflite model; recipe {mode} needs the Keras model", "give the .keras/.h5 model")
     else:
-        converter = tf.lite.TFLiteConverter.from_keras_model(source)
+        converter = _batch_one_converter(tf, source)
     if mode != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
@@ -57,6 +58,29 @@ def convert(source: SourceModel | Any, mode: str, representative: np.ndarray | N
     except Exception as err:  # the converter's errors are long; keep the first line
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"TFLite conversion ({mode}) failed: {first[:300]}", "check the model uses ops the TFLite converter supports") from None
+
+
+def _batch_one_converter(tf: Any, model: Any) -> Any:
+    """A converter for a copy of the model with batch size 1, as it runs on a microcontroller.
+
+    With the batch left open, Flatten/Reshape become SHAPE/STRIDED_SLICE/PACK ops computing the
+    shape at run time; with batch 1 they fold into one static RESHAPE. The model is cloned (the
+    caller's model is not touched); one that cannot be cloned is converted as it is.
+    """
+    legacy = type(model).__module__.startswith("tf_keras")
+    keras = tfmod.tf_keras() if legacy else tfmod.keras3()
+    try:
+        inputs = [keras.Input(batch_shape=(1, *inp.shape[1:]), dtype=inp.dtype) for inp in model.inputs]
+        scope = contextlib.nullcontext()
+        if legacy:  # QAT/pruning wrappers must be known to clone them
+            scope = tfmod.tfmot().quantization.keras.quantize_scope()
+        with scope:
+            clone = keras.models.clone_model(model, input_tensors=inputs[0] if len(inputs) == 1 else inputs)
+        clone.set_weights(model.get_weights())
+        model = clone
+    except Exception:  # noqa: BLE001 - any cloning problem: convert the model unchanged
+        pass
+    return tf.lite.TFLiteConverter.from_keras_model(model)
 
 
 class _Ptq(Recipe):

@@ -10,6 +10,8 @@ from .base import Runtime, WorkloadSources, WorkloadSpec
 # name -> "module:Class"; imported on use so a runtime's heavy dependencies load only when chosen.
 RUNTIMES: dict[str, str] = {
     "builtin": "mcubench.runtimes.builtin:BuiltinRuntime",
+    "aot": "mcubench.runtimes.aot.runtime:AotRuntime",
+    "tflm": "mcubench.runtimes.tflm:TflmRuntime",
 }
 
 
