@@ -22,7 +22,7 @@ import os
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import yaml
 
@@ -33,8 +33,8 @@ from .identity import tool_version
 # board, through the offline ahead-of-time runtime.
 EXAMPLE_SWEEP = {
     "name": "example",
-    "models": [{"example": "digits"}, {"example": "sine"}, {"example": "kws"}],
-    "recipes": ["int8", "qat_int8", "prune_constant"],
+    "models": [{"example": "digits"}, {"example": "sine"}, {"example": "kws_dscnn"}],
+    "recipes": ["int8", "qat_int8", {"prune_constant": {"quantize": "int8"}}],
     "runtimes": ["aot"],
     "boards": ["mps2-an386"],
     "warmup": 1,
@@ -56,6 +56,7 @@ class JobSpec:
     warmup: int = 1
     runs: int = 5
     model_sha256: str | None = None  # for model files: their content, so an edited file is a new job
+    recipe_params: tuple[tuple[str, Any], ...] = ()
 
     def key(self) -> str:
         ident = {**asdict(self), "tool_version": tool_version()}
@@ -65,7 +66,8 @@ class JobSpec:
 
     def label(self) -> str:
         params = ",".join(f"{k}={v}" for k, v in self.params)
-        parts = [self.model + (f"[{params}]" if params else ""), self.recipe, self.runtime, self.board, self.target]
+        recipe = self.recipe and self.recipe + (f"({','.join(f'{k}={v}' for k, v in self.recipe_params)})" if self.recipe_params else "")
+        parts = [self.model + (f"[{params}]" if params else ""), recipe, self.runtime, self.board, self.target]
         return " · ".join(p for p in parts if p)
 
 
@@ -148,7 +150,8 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path | None = None
                     jobs.append(JobSpec(f"builtin:{entry['builtin']}", None, "builtin", params=params, **common))
             elif kind == "example":
                 for recipe, runtime in itertools.product(recipes, runtimes):
-                    jobs.append(JobSpec(f"example:{entry['example']}", recipe or "int8", runtime, **common))
+                    name, recipe_params = _recipe_entry(recipe, source)
+                    jobs.append(JobSpec(f"example:{entry['example']}", name, runtime, recipe_params=recipe_params, **common))
             else:
                 path = Path(entry["path"])
                 path = path if path.is_absolute() or base_dir is None else (base_dir / path)
@@ -161,6 +164,20 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path | None = None
     return SweepConfig(str(data.get("name", Path(source).stem)), unique, source)
 
 
+def _recipe_entry(entry: Any, source: str) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """A recipe is a name (`int8`) or a one-key mapping with parameters ({prune_constant: {sparsity: 0.75}})."""
+    if entry is None:
+        return "int8", ()
+    if isinstance(entry, str):
+        return entry, ()
+    if isinstance(entry, dict) and len(entry) == 1:
+        name, params = next(iter(entry.items()))
+        if params is None or isinstance(params, dict):
+            return str(name), tuple(sorted((params or {}).items()))
+    raise UserError(f"{source}: recipe entry {entry!r} is neither a name nor {{name: {{param: value}}}}",
+                    "e.g. recipes: [int8, {prune_constant: {sparsity: 0.75, quantize: int8}}]")
+
+
 def _check_names(recipes: list, runtimes: list, boards: list, source: str) -> None:
     from .boards import all_board_ids
     from .runtimes import RUNTIMES
@@ -171,7 +188,7 @@ def _check_names(recipes: list, runtimes: list, boards: list, source: str) -> No
     for runtime in runtimes:
         if runtime not in RUNTIMES:
             raise UserError(f"{source}: unknown runtime `{runtime}`", f"choose from: {', '.join(RUNTIMES)}")
-    names = [r for r in recipes if r is not None]
+    names = [_recipe_entry(r, source)[0] for r in recipes if r is not None]
     if names:
         try:
             from .recipes import RECIPES
@@ -227,7 +244,7 @@ def _run_job(spec: JobSpec) -> dict[str, Any]:
         if spec.model.startswith("example:"):
             from .variants import prepare_example_variant
 
-            variant = prepare_example_variant(spec.model.split(":", 1)[1], spec.recipe or "int8")
+            variant = prepare_example_variant(spec.model.split(":", 1)[1], spec.recipe or "int8", dict(spec.recipe_params))
             workload, runtime, extras = workload_for_model(variant.path, spec.runtime)
             extras.update(recipe=spec.recipe, variant=variant.name, host_metrics=variant.host_metrics)
         else:
@@ -319,5 +336,27 @@ def run_sweep(
     return summary
 
 
-def iter_labels(jobs: Iterable[JobSpec]) -> list[str]:
-    return [j.label() for j in jobs]
+def sweep_records(config: SweepConfig, history_path: Path | str | None = None) -> list[dict[str, Any]]:
+    """The newest stored record of every job of the sweep (done in this run or before)."""
+    from .results.history import History
+
+    history = History(history_path)
+    records = []
+    for spec in config.jobs:
+        found = history.query(job_key=spec.key(), limit=1)
+        if found:
+            records.append(found[0])
+    return records
+
+
+def write_sweep_report(config: SweepConfig, summary: SweepSummary, out_dir: Path | None = None) -> Path | None:
+    """Markdown + HTML report over the whole sweep; returns the HTML path (None: nothing to report)."""
+    from .paths import results_dir
+    from .results.report import build_report, write_report
+
+    records = sweep_records(config, summary.history)
+    if not records:
+        return None
+    files = write_report(build_report(records, f"sweep {config.name}"), out_dir or results_dir() / "reports" / config.name)
+    summary.report = str(files.html)
+    return files.html

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from ..sweep import SweepSummary, example_config, load_config, run_sweep
+from ..sweep import SweepSummary, example_config, load_config, run_sweep, write_sweep_report
 
 
 def register(sub):
@@ -23,6 +23,8 @@ def register(sub):
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing Dask cluster instead of a local one")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--dry-run", action="store_true", help="list the jobs and whether each is already done")
+    p.add_argument("--report", type=Path, metavar="DIR", help="where to write the report (default results/reports/<name>)")
+    p.add_argument("--no-report", action="store_true", help="skip the Markdown/HTML report at the end")
     p.set_defaults(func=run)
     return p
 
@@ -41,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'done' if spec.key() in done else 'todo'}  {spec.key()[:12]}  {spec.label()}")
         return 0
     summary = _run_with_progress(config, args)
+    if not args.no_report:
+        write_sweep_report(config, summary, args.report)
     if args.json:
         json.dump(summary.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -93,3 +97,5 @@ def _print_summary(summary: SweepSummary) -> None:
         console.print(f"[red]failed[/red] {failure['job']}: {failure['error'].splitlines()[0]}")
     console.print(f"{summary.jobs} jobs: {summary.done} done, {summary.skipped} skipped (already in the history), {summary.failed} failed")
     console.print(f"history: {summary.history}")
+    if summary.report:
+        console.print(f"report: {summary.report}")
