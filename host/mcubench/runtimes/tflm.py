@@ -1,0 +1,441 @@
+"""TensorFlow Lite Micro as a runtime: a rendered TFLM application inside the benchmark core.
+
+``render_workload`` writes, from ``templates/tflm/``: the model as a 16-byte-aligned C array
+with its sha256, and a workload with a ``MicroMutableOpResolver`` holding exactly the model's
+ops, an arena sized from the exact TFLM figure plus a stated margin, the fixed test input,
+per-op timing through a profiler (``firmware/runtimes/tflm/``) and the output tensor.
+
+TFLM's sources are never part of mcubench. They come from a local checkout in Arduino-library
+layout (``tensorflow/tflite-micro-arduino-examples``) named by ``MCUBENCH_TFLM_DIR`` or
+``--tflm-dir``; each needed source file is compiled through a one-line wrapper, so the file set
+(CMSIS-NN or reference kernels, no Arduino-only files on bare metal) is ours to choose. Without a
+checkout, an Arduino board gets the library pinned in ``lib_deps`` (PlatformIO downloads it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..boards import Board
+from ..errors import UserError
+from ..fileio import write_text_atomic
+from .base import Runtime, WorkloadSources, WorkloadSpec
+
+TFLM_DIR_ENV = "MCUBENCH_TFLM_DIR"
+# What PlatformIO downloads for an Arduino board when no local checkout is given.
+TFLM_ARDUINO_LIB = (
+    "https://github.com/tensorflow/tflite-micro-arduino-examples.git#7948b85e020470a30a83bf00e10fc43b486bfcba"
+)
+ARENA_ALIGN = 16
+BYTES_PER_LINE = 16
+
+# MicroMutableOpResolver's registration methods (this TFLM generation). A model op maps to the
+# method whose name, lower-cased without underscores, equals the op's (CONV_2D -> AddConv2D).
+RESOLVER_METHODS = (
+    "AddAbs AddAdd AddAddN AddArgMax AddArgMin AddAssignVariable AddAveragePool2D AddBatchToSpaceNd "
+    "AddBroadcastArgs AddBroadcastTo AddCallOnce AddCast AddCeil AddCircularBuffer AddConcatenation AddConv2D "
+    "AddCos AddCumSum AddDepthToSpace AddDepthwiseConv2D AddDequantize AddDiv AddElu AddEqual AddExp "
+    "AddExpandDims AddFill AddFloor AddFloorDiv AddFloorMod AddFullyConnected AddGather AddGatherNd AddGreater "
+    "AddGreaterEqual AddHardSwish AddIf AddL2Normalization AddL2Pool2D AddLeakyRelu AddLess AddLessEqual AddLog "
+    "AddLogicalAnd AddLogicalNot AddLogicalOr AddLogistic AddLogSoftmax AddMaximum AddMaxPool2D AddMirrorPad "
+    "AddMean AddMinimum AddMul AddNeg AddNotEqual AddPack AddPad AddPadV2 AddPrelu AddQuantize AddReadVariable "
+    "AddReduceMax AddRelu AddRelu6 AddReshape AddResizeBilinear AddResizeNearestNeighbor AddRound AddRsqrt "
+    "AddSelectV2 AddShape AddSin AddSlice AddSoftmax AddSpaceToBatchNd AddSpaceToDepth AddSplit AddSplitV "
+    "AddSqueeze AddSqrt AddSquare AddSquaredDifference AddStridedSlice AddSub AddSum AddSvdf AddTanh "
+    "AddTransposeConv AddTranspose AddUnpack AddUnidirectionalSequenceLSTM AddVarHandle AddWhile AddZerosLike"
+).split()
+_BY_KEY = {m[3:].lower(): m for m in RESOLVER_METHODS}
+# Ops whose kernels exist only as CMSIS-NN wrappers in the Arduino library; the reference build
+# gets them from firmware/runtimes/tflm/reference/.
+CMSIS_NN_ONLY_OPS = {"ADD", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D", "SOFTMAX", "SVDF"}
+REFERENCE_GLUE_OPS = CMSIS_NN_ONLY_OPS - {"SVDF"}
+
+
+def resolver_method(op_name: str) -> str | None:
+    return _BY_KEY.get(op_name.replace("_", "").lower())
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the templates need to know about a model."""
+
+    op_names: tuple[str, ...]  # subgraph 0 in execution order (one profiler slot each)
+    op_set: tuple[str, ...]  # every builtin op of every subgraph, first-use order
+    custom_ops: tuple[str, ...]
+    input_bytes: int
+    output_bytes: int
+    input_dtype: str
+    output_dtype: str
+    subgraphs: int
+
+
+_DTYPE_BYTES = {"FLOAT32": 4, "INT32": 4, "UINT32": 4, "INT8": 1, "UINT8": 1, "INT16": 2, "FLOAT16": 2, "INT64": 8, "BOOL": 1, "FLOAT64": 8}
+
+
+def model_facts(model_bytes: bytes, source: str = "model") -> ModelFacts:
+    from ..models.tflite_file import _enum_names, _schema, parse_tflite
+
+    parsed = parse_tflite(model_bytes, source)
+    if len(parsed.inputs) != 1 or len(parsed.outputs) != 1:
+        raise UserError(
+            f"{source} has {len(parsed.inputs)} inputs and {len(parsed.outputs)} outputs",
+            "the TFLM benchmark supports models with one input and one output tensor",
+        )
+    schema = _schema()
+    names = _enum_names("BuiltinOperator")
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(model_bytes), 0))
+    op_set: list[str] = []
+    custom: list[str] = []
+    for code in model.operatorCodes or []:
+        builtin = max(int(code.builtinCode or 0), int(code.deprecatedBuiltinCode or 0))
+        name = names.get(builtin, str(builtin))
+        if name == "CUSTOM":
+            cc = code.customCode
+            custom.append(cc.decode() if isinstance(cc, bytes) else str(cc))
+        elif name not in op_set:
+            op_set.append(name)
+
+    def nbytes(index: int) -> tuple[int, str]:
+        t = parsed.tensor(index)
+        size = _DTYPE_BYTES.get(t.dtype)
+        if size is None:
+            raise UserError(f"{source}: tensor `{t.name}` has type {t.dtype}", "TFLM benchmarks need int8/int16/float32 tensors")
+        return t.elements * size, t.dtype
+
+    in_bytes, in_dtype = nbytes(parsed.inputs[0])
+    out_bytes, out_dtype = nbytes(parsed.outputs[0])
+    return ModelFacts(
+        op_names=tuple(op.name for op in parsed.ops),
+        op_set=tuple(op_set),
+        custom_ops=tuple(custom),
+        input_bytes=in_bytes,
+        output_bytes=out_bytes,
+        input_dtype=in_dtype,
+        output_dtype=out_dtype,
+        subgraphs=parsed.subgraphs,
+    )
+
+
+def resolver_methods_for(facts: ModelFacts, source: str = "model") -> list[str]:
+    """The resolver's registrations: one per distinct op, refusing what TFLM cannot run."""
+    if facts.custom_ops:
+        raise UserError(
+            f"{source} uses custom ops ({', '.join(facts.custom_ops)}) that TFLM has no kernel for",
+            "re-export the model with builtin ops only (or run `mcubench analyze` for the op at fault)",
+        )
+    methods, missing = [], []
+    for op in facts.op_set:
+        method = resolver_method(op)
+        (methods if method else missing).append(method or op)
+    if missing:
+        raise UserError(
+            f"{source} uses ops TFLM's MicroMutableOpResolver cannot register: {', '.join(missing)}",
+            "run `mcubench analyze` on the model for a recipe that avoids them",
+        )
+    return methods
+
+
+# ----------------------------------------------------------------------------- the arena
+
+
+@dataclass(frozen=True)
+class ArenaPlan:
+    exact_bytes: int  # TFLM's exact figure for the model
+    margin_bytes: int
+    bytes: int  # what the firmware reserves: exact + margin, 16-byte aligned
+    source: str
+    margin_rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def arena_plan(model_bytes: bytes, source: str = "model", cache_dir: Path | None = None) -> ArenaPlan:
+    """The arena constant: the model pipeline's exact TFLM figure plus its 32-bit margin.
+
+    The exact figure comes from ``mcubench.models.tflm_host.exact_arena`` (the real TFLM
+    interpreter, binary search); it is cached by model hash because it takes seconds.
+    """
+    from ..models import tflm_host
+
+    sha = hashlib.sha256(model_bytes).hexdigest()
+    cache = (cache_dir / f"arena-{sha[:20]}.json") if cache_dir else None
+    if cache and cache.is_file():
+        try:
+            return ArenaPlan(**json.loads(cache.read_text()))
+        except (ValueError, TypeError):
+            pass
+    info = tflm_host.exact_arena(model_bytes, source)
+    margin, budget = tflm_host.budget_32bit(info.exact_bytes)
+    rule = (
+        f"max({tflm_host.ARENA_MARGIN_MIN_BYTES} B, {tflm_host.ARENA_MARGIN_FRACTION:.0%} of exact) for 32-bit "
+        "layout and CMSIS-NN scratch buffers"
+    )
+    plan = ArenaPlan(info.exact_bytes, margin, budget, info.host, rule)
+    if cache:
+        write_text_atomic(cache, json.dumps(plan.to_dict()) + "\n")
+    return plan
+
+
+# ----------------------------------------------------------------------------- TFLM sources
+
+
+def tflm_dir(explicit: str | Path | None = None) -> Path | None:
+    """The local TFLM checkout: ``--tflm-dir``, else ``MCUBENCH_TFLM_DIR``, else None."""
+    value = explicit or os.environ.get(TFLM_DIR_ENV)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def check_tflm_dir(path: Path) -> Path:
+    """Checks the Arduino-library layout and returns its ``src/`` directory."""
+    src = path / "src"
+    if not (src / "tensorflow" / "lite" / "micro" / "micro_interpreter.h").is_file():
+        raise UserError(
+            f"{path} is not a TFLM checkout in Arduino-library layout (no src/tensorflow/lite/micro/micro_interpreter.h)",
+            f"point {TFLM_DIR_ENV} (or --tflm-dir) at a checkout of tensorflow/tflite-micro-arduino-examples",
+        )
+    return src
+
+
+def tflm_version(path: Path) -> str:
+    props = path / "library.properties"
+    version = "unknown"
+    if props.is_file():
+        m = re.search(r"^version=(.+)$", props.read_text(errors="replace"), re.M)
+        version = m.group(1).strip() if m else version
+    return version
+
+
+# Sources that need the Arduino core, are test scaffolding, or belong to the audio front end.
+_EXCLUDED = re.compile(
+    r"(^tensorflow/lite/micro/system_setup\.cpp$|test|mock_micro_graph|fake_micro_context|kernel_runner"
+    r"|^tensorflow/lite/experimental/|^third_party/kissfft/|^peripherals/"
+    # Never the all-ops resolver; the recording allocator is a host-side tool.
+    r"|all_ops_resolver|recording_)"
+)
+_REGISTER_DEF = re.compile(r"^\s*TfLiteRegistration\*?\s+(?:[\w:]+::)?(Register_[A-Z0-9_]+)\s*\(\s*\)\s*\{", re.M)
+
+
+def _resolver_registrations(src: Path) -> dict[str, set[str]]:
+    """Which Register_* functions each resolver method calls (read from the checkout's header)."""
+    header = (src / "tensorflow/lite/micro/micro_mutable_op_resolver.h").read_text(errors="replace")
+    found: dict[str, set[str]] = {}
+    for m in re.finditer(r"TfLiteStatus (Add\w+)\((.*?)\n  \}", header, re.S):
+        found[m.group(1)] = set(re.findall(r"(Register_[A-Z0-9_]+)\(", m.group(2)))
+    return found
+
+
+def tflm_sources(src: Path, methods: list[str], cmsis_nn: bool) -> list[Path]:
+    """The TFLM files one model needs: the framework, the support code shared by kernels,
+    and only the kernel files that define the registrations of the model's ops."""
+    kernels = src / "tensorflow/lite/micro/kernels"
+    files: list[Path] = []
+    op_files: list[Path] = []
+    for path in sorted(src.rglob("*")):
+        if path.suffix not in (".c", ".cc", ".cpp") or not path.is_file():
+            continue
+        rel = path.relative_to(src).as_posix()
+        if not (rel.startswith("tensorflow/") or rel.startswith("third_party/")) or _EXCLUDED.search(rel):
+            continue
+        if rel.startswith("third_party/cmsis_nn/") or path.parent == kernels / "cmsis_nn":
+            if cmsis_nn:
+                (op_files if path.parent == kernels / "cmsis_nn" else files).append(path)
+            continue
+        if path.parent == kernels and _REGISTER_DEF.search(path.read_text(errors="replace")):
+            op_files.append(path)
+        else:
+            files.append(path)
+    wanted = set()
+    registrations = _resolver_registrations(src)
+    for method in methods:
+        wanted |= registrations.get(method, set())
+    stems = set()
+    for path in op_files:
+        defined = set(_REGISTER_DEF.findall(path.read_text(errors="replace")))
+        if defined & wanted:
+            files.append(path)
+            stems.add(path.stem)
+    # Shared kernel code (conv_common.cpp, lstm_eval.cpp...) only for the ops that use it.
+    def needed(path: Path) -> bool:
+        if path.parent != kernels:
+            return True
+        if path.stem.endswith("_common"):
+            return path.stem[: -len("_common")] in stems
+        if path.stem == "lstm_eval":
+            return "unidirectional_sequence_lstm" in stems
+        return True
+
+    return sorted(p for p in files if needed(p))
+
+
+def wrapper_name(src: Path, path: Path) -> str:
+    rel = path.relative_to(src).as_posix()
+    stem = rel.replace("/", "__")
+    return stem + (".c" if path.suffix == ".c" else ".cc")
+
+
+# ----------------------------------------------------------------------------- the runtime
+
+
+def c_byte_lines(data: bytes, per_line: int = BYTES_PER_LINE) -> list[str]:
+    return [", ".join(f"0x{b:02x}" for b in data[i : i + per_line]) + "," for i in range(0, len(data), per_line)]
+
+
+def _flag_bool(value: Any, default: bool = True) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("on", "1", "true", "yes"):
+        return True
+    if text in ("off", "0", "false", "no"):
+        return False
+    raise UserError(f"--cmsis-nn {value!r} is neither on nor off", "use --cmsis-nn on or --cmsis-nn off")
+
+
+class TflmRuntime(Runtime):
+    name = "tflm"
+
+    def check(self, workload: WorkloadSpec, board: Board) -> None:
+        if workload.model_bytes is None:
+            raise UserError("the tflm runtime needs a model", "give a .tflite file, e.g. mcubench bench model.tflite --runtime tflm")
+        facts = model_facts(workload.model_bytes, workload.name)
+        resolver_methods_for(facts, workload.name)
+        if workload.input_bytes is not None and len(workload.input_bytes) != facts.input_bytes:
+            raise UserError(
+                f"test input has {len(workload.input_bytes)} bytes, the model's input tensor {facts.input_bytes}",
+                "give an input of the model's input shape and type",
+            )
+        cmsis_nn = _flag_bool(workload.extra.get("cmsis_nn"))
+        directory = tflm_dir(workload.extra.get("tflm_dir"))
+        if directory is not None:
+            check_tflm_dir(directory)
+        elif board.port != "arduino":
+            raise UserError(
+                f"building TFLM for {board.id} needs TFLM's sources, and {TFLM_DIR_ENV} is not set",
+                f"check out tensorflow/tflite-micro-arduino-examples and set {TFLM_DIR_ENV}=<checkout> "
+                "(or pass --tflm-dir), or use --runtime aot which needs nothing else",
+            )
+        elif not cmsis_nn:
+            raise UserError(
+                "--cmsis-nn off needs a local TFLM checkout (the downloaded Arduino library only has CMSIS-NN kernels)",
+                f"set {TFLM_DIR_ENV} to a checkout of tensorflow/tflite-micro-arduino-examples",
+            )
+        if not cmsis_nn:
+            unsupported = [op for op in facts.op_set if op in CMSIS_NN_ONLY_OPS - REFERENCE_GLUE_OPS]
+            if unsupported:
+                raise UserError(
+                    f"reference kernels for {', '.join(unsupported)} are not provided (only CMSIS-NN)",
+                    "build with --cmsis-nn on",
+                )
+
+    def render_workload(self, workload: WorkloadSpec, board: Board, project_dir: Path) -> WorkloadSources:
+        from ..identity import tool_version
+        from ..render import template_env, write_if_changed
+
+        assert workload.model_bytes is not None
+        name = workload.name
+        facts = model_facts(workload.model_bytes, name)
+        methods = resolver_methods_for(facts, name)
+        sha = workload.model_sha256 or hashlib.sha256(workload.model_bytes).hexdigest()
+        cmsis_nn = _flag_bool(workload.extra.get("cmsis_nn"))
+        workload.extra["cmsis_nn"] = cmsis_nn
+        plan = arena_plan(workload.model_bytes, name, cache_dir=project_dir / ".mcubench")
+        directory = tflm_dir(workload.extra.get("tflm_dir"))
+        input_data = workload.input_bytes if workload.input_bytes is not None else bytes(facts.input_bytes)
+        kernels = "CMSIS-NN" if cmsis_nn else "reference"
+        version = tflm_version(directory) if directory else TFLM_ARDUINO_LIB.rsplit("#", 1)[1][:12]
+        params = f"model={sha[:16]} kernels={'cmsis_nn' if cmsis_nn else 'reference'} ops={len(methods)} tflm={version}"
+        env = template_env()
+        context = {
+            "tool_version": tool_version(),
+            "model_name": name,
+            "workload_name": f"tflm:{name}",
+            "model_size": len(workload.model_bytes),
+            "model_sha256": sha,
+            "model_lines": c_byte_lines(workload.model_bytes),
+            "input_lines": c_byte_lines(input_data),
+            "input_bytes_len": facts.input_bytes,
+            "output_bytes_len": facts.output_bytes,
+            "op_names": list(facts.op_names),
+            "resolver_methods": methods,
+            "arena_bytes": plan.bytes,
+            "arena_exact": plan.exact_bytes,
+            "arena_margin": plan.margin_bytes,
+            "arena_margin_rule": plan.margin_rule,
+            "arena_source": plan.source,
+            "kernels": kernels,
+            "board_id": board.id,
+            "params": params,
+        }
+        gen = project_dir / "workload"
+        write_if_changed(gen / "model_data.cc", env.get_template("tflm/model_data.cc.j2").render(context))
+        write_if_changed(gen / "workload.cc", env.get_template("tflm/workload.cc.j2").render(context))
+
+        from ..paths import firmware_dir
+
+        # -g1: line tables for addr2line without -g3's macro tables, which double TFLM's compile time.
+        flags = ["-DTF_LITE_STATIC_MEMORY", "-g1", f"-I{firmware_dir() / 'runtimes' / 'tflm'}"]
+        src_filters = ["+<runtimes/tflm/>"]
+        if cmsis_nn:
+            src_filters.append("-<runtimes/tflm/reference/>")
+        extra_dirs = [gen]
+        lib_deps: list[str] = []
+        if directory is not None:
+            src = check_tflm_dir(directory)
+            flags.append(f"-I{src}")
+            if board.port != "arduino":
+                # The library's headers pick the CMSIS-NN kernel variants under ARDUINO; the
+                # bare-metal build defines it too and leaves the Arduino-only files out.
+                flags.append("-DARDUINO=100")
+            lib = project_dir / "tflm"
+            wanted = {}
+            for path in tflm_sources(src, methods, cmsis_nn):
+                wanted[wrapper_name(src, path)] = env.get_template("tflm/source.cc.j2").render(
+                    relpath=path.relative_to(src).as_posix(), path=str(path)
+                )
+            lib.mkdir(parents=True, exist_ok=True)
+            for stale in lib.iterdir():
+                if stale.name not in wanted:
+                    stale.unlink()
+            for fname, text in wanted.items():
+                write_if_changed(lib / fname, text)
+            extra_dirs.append(lib)
+        else:
+            # Arduino board without a checkout: PlatformIO downloads the pinned library and
+            # compiles it whole, including its own DebugLog on Serial.
+            lib_deps.append(TFLM_ARDUINO_LIB)
+            flags.append("-DMCB_TFLM_LIBRARY_DEBUGLOG")
+        if board.port == "arduino":
+            flags.append("-std=gnu++17")
+        facts_out = {
+            "ops": list(facts.op_names),
+            "op_set": list(facts.op_set),
+            "resolver_methods": methods,
+            "arena": plan.to_dict(),
+            "kernels": kernels,
+            "tflm_dir": str(directory) if directory else None,
+            "tflm_version": version,
+            "model_symbol": "mcb_model_data",
+            "arena_symbol": "tensor_arena",
+            "input_bytes": facts.input_bytes,
+            "output_bytes": facts.output_bytes,
+        }
+        write_if_changed(project_dir / "tflm-facts.json", json.dumps(facts_out, indent=2) + "\n")
+        return WorkloadSources(
+            src_filters=src_filters,
+            extra_source_dirs=extra_dirs,
+            build_flags=flags,
+            lib_deps=lib_deps,
+            facts=facts_out,
+        )
