@@ -244,8 +244,10 @@ def _run_job(spec: JobSpec) -> dict[str, Any]:
         if spec.model.startswith("example:"):
             from .variants import prepare_example_variant
 
-            variant = prepare_example_variant(spec.model.split(":", 1)[1], spec.recipe or "int8", dict(spec.recipe_params))
+            example = spec.model.split(":", 1)[1]
+            variant = prepare_example_variant(example, spec.recipe or "int8", dict(spec.recipe_params))
             workload, runtime, extras = workload_for_model(variant.path, spec.runtime)
+            workload.name = example  # the model is the example; the recipe makes the variant
             extras.update(recipe=spec.recipe, variant=variant.name, host_metrics=variant.host_metrics)
         else:
             workload, runtime, extras = workload_for_model(Path(spec.model), spec.runtime)
