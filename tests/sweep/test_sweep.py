@@ -63,10 +63,12 @@ def _history_rows(results: Path) -> list[tuple[str, str]]:
         return []
 
 
-def _start_sweep(sweep_file: Path, results: Path) -> subprocess.Popen:
+def _start_sweep(sweep_file: Path | None, results: Path) -> subprocess.Popen:
+    """`mcubench sweep FILE` (or the built-in example sweep when FILE is None) on 2 workers."""
     env = dict(os.environ, MCUBENCH_RESULTS=str(results))
+    which = [str(sweep_file)] if sweep_file else ["--example"]
     return subprocess.Popen(
-        [sys.executable, "-m", "mcubench.cli", "sweep", str(sweep_file), "--workers", "2", "--json"],
+        [sys.executable, "-m", "mcubench.cli", "sweep", *which, "--workers", "2", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
     )
 
@@ -100,21 +102,29 @@ def _worker_processes(pid: int) -> list[psutil.Process]:
 
 
 @pytest.mark.slow
-def test_killed_sweep_resumes_without_redoing_or_losing(tmp_path, sweep_file):
+def test_killed_example_sweep_resumes_without_redoing_or_losing(tmp_path):
+    """The built-in example sweep (example models × three recipes, AOT on QEMU), killed once."""
     require_tool("qemu-system-arm")
     results = tmp_path / "results"
-    proc = _start_sweep(sweep_file, results)
-    _wait_for_rows(results, proc, 2)
+    proc = _start_sweep(None, results)
+    _wait_for_rows(results, proc, 2, timeout=900)
     os.killpg(proc.pid, signal.SIGKILL)  # the whole sweep dies: client, workers, emulators
     proc.wait()
     before = _history_rows(results)
-    assert 2 <= len(before) <= 8
-    summary = _finish(_start_sweep(sweep_file, results))
+    assert 2 <= len(before) <= 9
+    summary = _finish(_start_sweep(None, results), timeout=900)
+    assert summary["jobs"] == 9
     assert summary["skipped"] == len(before)
-    assert summary["done"] == 8 - len(before) and summary["failed"] == 0
+    assert summary["done"] == 9 - len(before) and summary["failed"] == 0, summary["failures"]
     rows = _history_rows(results)
-    assert len(rows) == 8 and len({key for _, key in rows}) == 8
+    assert len(rows) == 9 and len({key for _, key in rows}) == 9
     assert set(before) <= set(rows)
+    from mcubench.results.history import History
+
+    records = [History(results / "history.sqlite").get(rid) for rid, _ in rows]
+    assert {r["identity"]["model"]["name"] for r in records} == {"digits", "sine", "kws_dscnn"}
+    assert all(r["outputs_match"] is True for r in records)
+    assert summary["report"] and Path(summary["report"]).is_file()
 
 
 @pytest.mark.slow
