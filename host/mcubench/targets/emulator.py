@@ -147,6 +147,7 @@ class EmulatorTarget(Target):
 
     def do_run(self, image: Image, options: RunOptions) -> RunLog:
         workdir = image.elf.parent
+        started = time.monotonic()
         running = self.emulator.start(image, workdir, options)
         link: SerialLink | None = None
         try:
@@ -185,7 +186,7 @@ class EmulatorTarget(Target):
             units_per_tick=self.emulator.units_per_tick(tick_hz, tick_unit),
             stats=link.decoder.stats,
             transcript=bytes(link.transcript.received),
-            extra={"command": running.command},
+            extra={"command": running.command, "emulator_wall_s": time.monotonic() - started},
         )
         self.emulator.finish(running, options, log)
         return log
