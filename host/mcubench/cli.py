@@ -17,6 +17,10 @@ from .errors import UserError
 # name -> module under mcubench.commands (explicit registry, no discovery by scanning).
 COMMANDS: dict[str, str] = {
     "bench": "mcubench.commands.bench",
+    "render": "mcubench.commands.render",
+    "monitor": "mcubench.commands.monitor",
+    "flash-and-benchmark": "mcubench.commands.flash_and_benchmark",
+    "validate": "mcubench.commands.validate",
     "calibrate": "mcubench.commands.calibrate",
     "doctor": "mcubench.commands.doctor",
     "boards": "mcubench.commands.boards",

@@ -234,7 +234,14 @@ def _resolver_registrations(src: Path) -> dict[str, set[str]]:
     return found
 
 
-def tflm_sources(src: Path, methods: list[str], cmsis_nn: bool) -> list[Path]:
+# The shared kernel code (kernels/<stem>_common.cpp) that mcubench's reference glue uses.
+REFERENCE_GLUE_STEMS = {
+    "CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise_conv", "FULLY_CONNECTED": "fully_connected",
+    "AVERAGE_POOL_2D": "pooling", "MAX_POOL_2D": "pooling", "SOFTMAX": "softmax", "ADD": "add", "MUL": "mul",
+}
+
+
+def tflm_sources(src: Path, methods: list[str], cmsis_nn: bool, op_set: tuple[str, ...] = ()) -> list[Path]:
     """The TFLM files one model needs: the framework, the support code shared by kernels,
     and only the kernel files that define the registrations of the model's ops."""
     kernels = src / "tensorflow/lite/micro/kernels"
@@ -258,7 +265,7 @@ def tflm_sources(src: Path, methods: list[str], cmsis_nn: bool) -> list[Path]:
     registrations = _resolver_registrations(src)
     for method in methods:
         wanted |= registrations.get(method, set())
-    stems = set()
+    stems = set() if cmsis_nn else {REFERENCE_GLUE_STEMS[op] for op in op_set if op in REFERENCE_GLUE_STEMS}
     for path in op_files:
         defined = set(_REGISTER_DEF.findall(path.read_text(errors="replace")))
         if defined & wanted:
@@ -400,7 +407,7 @@ class TflmRuntime(Runtime):
                 flags.append("-DARDUINO=100")
             lib = project_dir / "tflm"
             wanted = {}
-            for path in tflm_sources(src, methods, cmsis_nn):
+            for path in tflm_sources(src, methods, cmsis_nn, facts.op_set):
                 wanted[wrapper_name(src, path)] = env.get_template("tflm/source.cc.j2").render(
                     relpath=path.relative_to(src).as_posix(), path=str(path)
                 )
@@ -417,7 +424,16 @@ class TflmRuntime(Runtime):
             lib_deps.append(TFLM_ARDUINO_LIB)
             flags.append("-DMCB_TFLM_LIBRARY_DEBUGLOG")
         if board.port == "arduino":
-            flags.append("-std=gnu++17")
+            # The Arduino platform has no mcubench builder to define the core's identity macros;
+            # the build id and versions come from the environment `mcubench` builds with.
+            flags += [
+                "-std=gnu++17",
+                f"'-DMCB_BOARD=\"{board.id}\"'",
+                "'-DMCB_PORT=\"arduino\"'",
+                "'-DMCB_BUILD_ID=\"${sysenv.MCUBENCH_BUILD_ID}\"'",
+                "'-DMCB_TOOL_VERSION=\"${sysenv.MCUBENCH_TOOL_VERSION}\"'",
+                "'-DMCB_GIT=\"${sysenv.MCUBENCH_GIT_HASH}\"'",
+            ]
         facts_out = {
             "ops": list(facts.op_names),
             "op_set": list(facts.op_set),
@@ -439,3 +455,105 @@ class TflmRuntime(Runtime):
             lib_deps=lib_deps,
             facts=facts_out,
         )
+
+
+# ----------------------------------------------------------------------------- workloads
+
+
+def add_tflm_options(parser: Any) -> None:
+    """The TFLM options every command that renders a TFLM project shares."""
+    parser.add_argument("--cmsis-nn", choices=("on", "off"), default="on", help="CMSIS-NN kernels (on) or TFLM's reference kernels (off)")
+    parser.add_argument("--tflm-dir", default=None, help=f"local TFLM checkout in Arduino-library layout (default: ${TFLM_DIR_ENV})")
+
+
+def tflm_workload(
+    model_bytes: bytes,
+    name: str,
+    *,
+    input_bytes: bytes | None = None,
+    cmsis_nn: bool | str = True,
+    tflm_dir: str | Path | None = None,
+    model_path: Path | None = None,
+) -> WorkloadSpec:
+    """A WorkloadSpec for the tflm runtime; the input defaults to the bench's fixed test vector."""
+    if input_bytes is None:
+        from ..models_bridge import test_input
+
+        _, input_bytes = test_input(model_bytes)
+    extra: dict[str, Any] = {"cmsis_nn": _flag_bool(cmsis_nn)}
+    if tflm_dir:
+        extra["tflm_dir"] = str(Path(tflm_dir).expanduser().resolve())
+    return WorkloadSpec(
+        name=name,
+        model_path=model_path,
+        model_bytes=model_bytes,
+        model_sha256=hashlib.sha256(model_bytes).hexdigest(),
+        input_bytes=input_bytes,
+        extra=extra,
+    )
+
+
+def example_model(name: str, recipe: str = "int8", seed: int = 0) -> tuple[bytes, Any]:
+    """A built-in example trained (cached) and converted with ``recipe``: (tflite bytes, dataset)."""
+    from ..models.examples import load_example
+    from ..models.load import as_source
+    from ..recipes import get_recipe
+
+    example = load_example(name, seed=seed)
+    variant = get_recipe(recipe).apply(as_source(example.model), example.dataset, {})
+    return variant.tflite_bytes, example.dataset
+
+
+# ----------------------------------------------------------------------------- fit before build
+
+# What a TFLM image costs besides the model and the arena, per port layer (bytes). Arduino:
+# an empty mbed-core sketch is ~83 KB of flash; a TFLM sketch with a small model measured
+# 160-175 KB flash and ~56 KB RAM (PlatformIO size report, docs/hardware.md). Bare metal: the
+# benchmark core plus TFLM's interpreter and a few kernels, measured on mps2-an386.
+IMAGE_OVERHEAD = {
+    "arduino": {"flash": 83 * 1024 + 75 * 1024, "ram": 48 * 1024},
+    "default": {"flash": 100 * 1024, "ram": 8 * 1024},
+}
+
+
+@dataclass(frozen=True)
+class FitEstimate:
+    flash_bytes: int
+    ram_bytes: int
+    model_bytes: int
+    arena_bytes: int
+    overhead: dict[str, int]
+
+
+def estimate_fit(model_bytes: bytes, board: Board, source: str = "model") -> FitEstimate:
+    plan = arena_plan(model_bytes, source)
+    overhead = IMAGE_OVERHEAD.get(board.port, IMAGE_OVERHEAD["default"])
+    return FitEstimate(
+        flash_bytes=len(model_bytes) + overhead["flash"],
+        ram_bytes=plan.bytes + overhead["ram"],
+        model_bytes=len(model_bytes),
+        arena_bytes=plan.bytes,
+        overhead=dict(overhead),
+    )
+
+
+def preflight_fit(model_bytes: bytes, board: Board, source: str = "model") -> FitEstimate:
+    """Refuses, before anything is built, a model whose flash or RAM cannot fit ``board``:
+    model bytes + image overhead against flash, arena (exact + margin) + overhead against RAM."""
+    est = estimate_fit(model_bytes, board, source)
+    problems = []
+    if est.flash_bytes > board.flash_bytes:
+        problems.append(
+            f"flash ≈ {est.flash_bytes:,} B (model {est.model_bytes:,} + runtime/core ≈ {est.overhead['flash']:,}) "
+            f"> {board.flash_bytes:,} B"
+        )
+    if est.ram_bytes > board.ram_bytes:
+        problems.append(
+            f"RAM ≈ {est.ram_bytes:,} B (arena {est.arena_bytes:,} + static ≈ {est.overhead['ram']:,}) > {board.ram_bytes:,} B"
+        )
+    if problems:
+        raise UserError(
+            f"{source} cannot fit {board.id}: " + "; ".join(problems),
+            "quantize to int8, prune, or distill to a smaller model (mcubench quantize/prune/distill), or pick a bigger board",
+        )
+    return est

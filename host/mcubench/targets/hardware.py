@@ -242,8 +242,10 @@ class HardwareTarget(Target):
             back = self.wait_for_port(board, "sketch", REENUMERATE_WAIT_S, what="the board's port after the upload")
             device = back.device
         link = self.open_when_ready(device, baud)
+        # `validate` runs its own conversation (input/invoke per sample) instead of the benchmark.
+        session = options.extra.get("session") or benchmark_session
         try:
-            benchmark_session(link, options)
+            session(link, options)
         finally:
             if options.transcript:
                 link.transcript.save(options.transcript)

@@ -1,0 +1,91 @@
+"""`mcubench flash-and-benchmark MODEL`: `bench --board nano33ble --runtime tflm` in one word.
+
+A Keras model is quantized to int8 first (with --data or the model's example data); the model
+is refused before anything is built when it cannot fit the board (analysis figures); then
+render → build → upload → collect, and the result JSON + table as `bench` prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from ..runtimes.tflm import add_tflm_options
+    from .bench import add_run_options
+
+    p = sub.add_parser("flash-and-benchmark", help="flash a model's TFLM firmware to a Nano 33 BLE and measure it (bench --board nano33ble)")
+    p.add_argument("model", type=Path, help=".tflite, or a Keras model (.keras/.h5) quantized to int8 first")
+    p.add_argument("--data", help="calibration data for a Keras model (.npz/.npy or module:function)")
+    add_run_options(p)
+    p.set_defaults(board="nano33ble")
+    add_tflm_options(p)
+    p.add_argument("--json", action="store_true", help="print the result record as JSON on stdout")
+    p.add_argument("--out", type=Path, help="write the result JSON here (default results/runs/<id>.json)")
+    p.add_argument("--transcript", type=Path, help="save the raw serial log here")
+    p.set_defaults(func=run)
+    return p
+
+
+def model_to_tflite(path: Path, data: str | None) -> Path:
+    """A .tflite as is; a Keras model quantized to full int8 next to itself."""
+    if path.suffix.lower() == ".tflite":
+        return path
+    if path.suffix.lower() not in (".keras", ".h5") and not path.is_dir():
+        raise UserError(f"{path}: not a .tflite or Keras model", "give a .tflite, .keras, .h5 or SavedModel directory")
+    from ..fileio import write_bytes_atomic
+    from ..models.data import load_dataset
+    from ..models.load import load_model
+    from ..recipes import get_recipe
+
+    if not data:
+        raise UserError(f"quantizing {path} to int8 needs calibration data", "pass --data data.npz (x_train) or use mcubench quantize")
+    variant = get_recipe("int8").apply(load_model(str(path)), load_dataset(data), {})
+    out = path.with_name(path.stem + "_int8.tflite")
+    write_bytes_atomic(out, variant.tflite_bytes)
+    print(f"quantized {path} to {out}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..boards import load_board
+    from ..runtimes.tflm import preflight_fit
+    from . import bench
+
+    args.model = str(model_to_tflite(args.model, args.data))
+    args.runtime = "tflm"
+    args.workload, args.param = "dot_int8", []
+    request = bench.request_from_args(args)
+    request.workload.extra.update({"cmsis_nn": args.cmsis_nn == "on"})
+    if args.tflm_dir:
+        request.workload.extra["tflm_dir"] = str(Path(args.tflm_dir).resolve())
+    board = load_board(request.memory_of or request.board)
+    preflight_fit(request.workload.model_bytes or b"", board, request.workload.name)
+    outcome = bench.run_bench(request)
+    return _finish(args, outcome)
+
+
+def _finish(args: argparse.Namespace, outcome) -> int:
+    import json
+    import sys
+
+    from ..fileio import write_json_atomic
+    from ..pipeline import default_result_path
+    from .bench import print_result
+
+    result = outcome.result
+    path = args.out or default_result_path(result)
+    write_json_atomic(path, result)
+    from .bench import _store_in_history
+
+    _store_in_history(result)
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_result(result)
+        print(f"result: {path}")
+    return 0 if result.get("outputs_match") is not False else 1
