@@ -15,6 +15,7 @@ from ..fileio import write_json_atomic
 from ..pipeline import BenchRequest, default_result_path, run_bench
 from ..runtimes import RUNTIMES, WorkloadSpec
 from ..targets import RunOptions
+from ..targets.labgrid import add_labgrid_options, labgrid_options
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -29,6 +30,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", help="hardware: serial port or URL (default: find the board by USB ID)")
     p.add_argument("--estimate", metavar="BOARD", help="QEMU: also estimate Cortex-M4 cycles and ms on BOARD (e.g. nano33ble)")
     p.add_argument("--verbose", "-v", action="store_true", help="show the commands run")
+    add_labgrid_options(p)
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -76,6 +78,7 @@ def request_from_args(args: argparse.Namespace) -> BenchRequest:
         if (args.target or "qemu") not in ("qemu", "auto"):
             raise UserError("--estimate works with the QEMU target", "drop --estimate, or run on --target qemu")
     options = RunOptions(timeout=args.timeout, transcript=args.transcript, port=args.port, estimate_board=args.estimate)
+    options.extra.update(labgrid_options(args))
     return BenchRequest(
         workload=workload, runtime=runtime, board=args.board, target=target, memory_of=args.memory_of,
         options=options, verbose=args.verbose, **extras,

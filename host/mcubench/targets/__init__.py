@@ -31,7 +31,11 @@ def get_target(name: str) -> Target:
         from .hardware import HardwareTarget
 
         return HardwareTarget()
-    known = ", ".join([*EMULATORS, "hardware"])
+    if name == "labgrid":  # a board on a labgrid place (the `farm` extra)
+        from .labgrid import LabgridTarget
+
+        return LabgridTarget()
+    known = ", ".join([*EMULATORS, "hardware", "labgrid"])
     raise UserError(f"unknown target `{name}`", f"choose one of: {known}")
 
 
