@@ -557,3 +557,33 @@ def preflight_fit(model_bytes: bytes, board: Board, source: str = "model") -> Fi
             "quantize to int8, prune, or distill to a smaller model (mcubench quantize/prune/distill), or pick a bigger board",
         )
     return est
+
+
+# ----------------------------------------------------------------------------- flash split
+
+
+def flash_split(elf: Path, flash_total: int) -> dict[str, int]:
+    """The image's flash by owner, from the ELF's symbols: the model array, TFLM (the
+    ``tflite`` namespace, CMSIS-NN's ``arm_*`` kernels, flatbuffers) and the rest (benchmark
+    core, port, C library, startup). Sizes of symbols in loaded, read-only or initialised
+    sections; ``rest`` is what the symbols leave of ``flash_total``."""
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    model = tflm = 0
+    with open(elf, "rb") as f:
+        elf_file = ELFFile(f)
+        symtab = elf_file.get_section_by_name(".symtab")
+        flash_sections = {
+            i for i, s in enumerate(elf_file.iter_sections())
+            if s["sh_flags"] & SH_FLAGS.SHF_ALLOC and s["sh_type"] != "SHT_NOBITS"
+        }
+        for sym in symtab.iter_symbols() if symtab else []:
+            if sym["st_info"]["type"] not in ("STT_FUNC", "STT_OBJECT") or sym["st_shndx"] not in flash_sections:
+                continue
+            name, size = sym.name, sym["st_size"]
+            if name == "mcb_model_data":
+                model += size
+            elif re.match(r"_ZN?K?\d*(6tflite|11flatbuffers)|_ZNK6tflite|_ZN\w*6tflite|arm_|Register_", name) or "tflite" in name:
+                tflm += size
+    return {"model": model, "tflm": tflm, "rest": max(flash_total - model - tflm, 0)}
