@@ -218,3 +218,31 @@ def test_ctrl_c_releases_the_place(lab, tmp_path):
     assert "interrupted" in stderr and "released place" in stderr
     assert not (tmp_path / "r.json").exists()
     _assert_free(lab)
+
+
+def test_one_serial_module_serves_mcubench_and_labgrid():
+    """labgrid's pyserial-labgrid and pyserial install the same `serial` package (labgrid
+    issue #1245); whichever was installed last owns the files. mcubench must work on either."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import serial
+    import serial.rfc2217
+
+    from mcubench.protocol import encode_record
+    from mcubench.transport import SerialLink
+
+    def installed(dist: str) -> str | None:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return None
+
+    owners = {d: installed(d) for d in ("pyserial", "pyserial-labgrid")}
+    assert any(owners.values()), owners
+    assert serial.VERSION in {v for v in owners.values() if v}, (serial.VERSION, owners)
+    assert serial.VERSION.startswith("3.5")
+    for url in ("rfc2217://127.0.0.1:1?ign_set_control", "socket://127.0.0.1:1"):
+        serial.serial_for_url(url, do_not_open=True)  # the URL handlers mcubench uses exist
+    with SerialLink.open("loop://") as link:
+        link.port.write(encode_record("done", {"status": "ok"}))
+        assert [r.type for r in link.collect(until=("done",), timeout=5)] == ["done"]
