@@ -47,7 +47,7 @@ install_python_env() {
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VENV/bin/python" -c "import mcubench" 2>/dev/null; then
     log "installing mcubench and its dependencies into $VENV (TensorFlow is large: the first time takes minutes)"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[ml,dist,test]"
+    "$VENV/bin/python" -m pip install -q -e ".[ml,dist,test,farm]"
     echo "$want" > "$stamp"
   fi
 }
