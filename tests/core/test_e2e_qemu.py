@@ -134,3 +134,13 @@ def test_cli_estimate_contract_keeps_the_instruction_figure():
     assert est["estimate"]["board"] == "nano33ble" and "not a measurement" in est["estimate"]["label"]
     # A Cortex-M4 needs at least one cycle per instruction.
     assert est["estimated_cycles"] >= est["instructions"] * 0.9
+
+
+def test_cli_bench_csv_is_one_row_of_figures():
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(mcubench("bench", "--csv", check=True).stdout)))
+    assert len(rows) == 1
+    assert rows[0]["latency_unit"] == "instructions" and int(rows[0]["instructions"]) > 0
+    assert rows[0]["cycles"] == "" and int(rows[0]["flash_bytes"]) > 0

@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="workload parameter, e.g. n=2048")
     add_run_options(p)
     p.add_argument("--json", action="store_true", help="print the result record as JSON on stdout")
+    p.add_argument("--csv", action="store_true", help="print the main figures as one CSV row (with a header)")
     p.add_argument("--out", type=Path, help="write the result JSON here (default results/runs/<id>.json)")
     p.add_argument("--transcript", type=Path, help="save the raw serial log here")
     p.set_defaults(func=run)
@@ -95,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
+    elif args.csv:
+        from ..results.formats import write_csv
+
+        write_csv([csv_row(result)], CSV_COLUMNS)
     else:
         print_result(result)
         print(f"result: {path}")
@@ -102,11 +107,30 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _store_in_history(result: dict) -> None:
-    try:
-        from ..results import history  # issue 7's history, when present
-    except ImportError:
-        return
+    from ..results import history
+
     history.add_result(result)
+
+
+CSV_COLUMNS = [
+    "id", "model", "variant", "runtime", "board", "target", "latency_unit", "latency_median", "latency_min",
+    "latency_max", "instructions", "cycles", "latency_ms", "estimated_cycles", "estimated_ms", "flash_bytes",
+    "static_ram_bytes", "stack_high_water_bytes", "arena_used_bytes", "outputs_match",
+]
+
+
+def csv_row(result: dict) -> dict:
+    """The record's main figures, flat, for spreadsheets and scripts."""
+    ident, lat, mem = result["identity"], result["latency"], result["memory"]
+    return {
+        "id": result["id"], "model": ident["model"]["name"], "variant": ident.get("variant"), "runtime": ident["runtime"],
+        "board": ident["board"], "target": ident["target"], "latency_unit": lat["unit"], "latency_median": lat["median"],
+        "latency_min": lat["min"], "latency_max": lat["max"], "instructions": result.get("instructions"),
+        "cycles": result.get("cycles"), "latency_ms": result.get("latency_ms"), "estimated_cycles": result.get("estimated_cycles"),
+        "estimated_ms": result.get("estimated_ms"), "flash_bytes": mem["flash_bytes"], "static_ram_bytes": mem["static_ram_bytes"],
+        "stack_high_water_bytes": mem.get("stack_high_water_bytes"), "arena_used_bytes": mem.get("arena_used_bytes"),
+        "outputs_match": result.get("outputs_match"),
+    }
 
 
 def print_result(result: dict) -> None:
