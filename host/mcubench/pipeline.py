@@ -149,6 +149,7 @@ def make_result(
             "cflags": m.build.get("cflags"),
             "memory_of": request.memory_of,
             "build_id": image.build_id,
+            "place": log.extra.get("place"),
             "workload": {"name": workload.name, "params": {k: _parse_param(v) for k, v in m.params.items()}},
         },
         "latency": lat.to_dict(),
