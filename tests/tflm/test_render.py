@@ -46,11 +46,13 @@ def test_renders_every_deployable_example_variant(example, recipe, example_varia
     facts = model_facts(model)
 
     # the resolver holds exactly the model's op set, and is sized for it
-    registered = re.findall(r"resolver->(Add\w+)\(\)", workload)
+    registered = re.findall(r"resolver->(Add\w+)\(", workload)
     assert sorted(registered) == sorted({resolver_method(op) for op in facts.op_set})
     assert len(registered) == len(set(registered))
     assert f"#define MCB_TFLM_RESOLVER_OPS {len(registered)}" in workload
     assert "AllOpsResolver" not in workload and "all_ops_resolver" not in workload
+    # dense weights quantized per channel get mcubench's kernel (the library reads one scale)
+    assert ("resolver->AddFullyConnected(tflite::Register_MCB_FULLY_CONNECTED_PER_CHANNEL())" in workload) == facts.fc_per_channel
 
     # the C array round-trips to the model's bytes, aligned, with its hash
     assert c_array_bytes(model_c, "mcb_model_data") == model

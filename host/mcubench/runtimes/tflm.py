@@ -76,6 +76,7 @@ class ModelFacts:
     input_dtype: str
     output_dtype: str
     subgraphs: int
+    fc_per_channel: bool = False  # dense weights quantized per output channel
 
 
 _DTYPE_BYTES = {"FLOAT32": 4, "INT32": 4, "UINT32": 4, "INT8": 1, "UINT8": 1, "INT16": 2, "FLOAT16": 2, "INT64": 8, "BOOL": 1, "FLOAT64": 8}
@@ -122,6 +123,11 @@ def model_facts(model_bytes: bytes, source: str = "model") -> ModelFacts:
         input_dtype=in_dtype,
         output_dtype=out_dtype,
         subgraphs=parsed.subgraphs,
+        fc_per_channel=any(
+            op.name == "FULLY_CONNECTED" and len(op.inputs) > 1 and op.inputs[1] >= 0
+            and len(parsed.tensor(op.inputs[1]).scale) > 1
+            for op in parsed.ops
+        ),
     )
 
 
@@ -376,6 +382,10 @@ class TflmRuntime(Runtime):
             "output_bytes_len": facts.output_bytes,
             "op_names": list(facts.op_names),
             "resolver_methods": methods,
+            # The library's FULLY_CONNECTED reads one weight scale; per-channel dense weights
+            # get mcubench's kernel (firmware/runtimes/tflm/mcb_fc_per_channel.cc).
+            "registrations": {"AddFullyConnected": "tflite::Register_MCB_FULLY_CONNECTED_PER_CHANNEL()"}
+            if facts.fc_per_channel else {},
             "arena_bytes": plan.bytes,
             "arena_exact": plan.exact_bytes,
             "arena_margin": plan.margin_bytes,
