@@ -74,6 +74,11 @@ def run_bench(request: BenchRequest) -> BenchOutcome:
     reason = target.supports(board)
     if reason:
         raise UserError(reason, "pick another --target/--emulator or --board (mcubench boards lists them)")
+    if request.runtime == "tflm" and request.workload.model_bytes is not None:
+        # Refuse a model that cannot fit before spending minutes on a TFLM build.
+        from .runtimes.tflm import preflight_fit
+
+        preflight_fit(request.workload.model_bytes, limits_board, request.workload.name)
     # The image is built for the board as this target runs it (e.g. the nRF52840 bare-metal
     # port under Renode); its limits stay the real board's.
     project = render_project(request.runtime, request.workload, board.for_target(target.name))
@@ -164,7 +169,7 @@ def make_result(
             "stack_size_bytes": m.memory.get("stack_size", sizes.stack),
             "arena_used_bytes": m.memory.get("arena_used"),
             "arena_allocated_bytes": m.memory.get("arena_size"),
-            "flash_split": None,
+            "flash_split": _flash_split(request.runtime, image, sizes),
             "sections": sizes.to_dict(),
             "limits": limits,
         },
@@ -210,6 +215,16 @@ def estimate_fields(log: RunLog, m: Measurements, board: Board) -> dict[str, Any
         "whole_run": est.to_dict(),
     }
     return {"estimate": estimate, "estimated_cycles": per_run, "estimated_ms": ms}
+
+
+def _flash_split(runtime: str, image: Image, sizes: ElfSizes) -> dict[str, int] | None:
+    """Flash by owner (model / runtime library / rest) where the runtime can tell."""
+    if runtime != "tflm":
+        return None
+    from .runtimes.tflm import flash_split
+
+    split = flash_split(image.elf, sizes.flash)
+    return {"model": split["model"], "runtime": split["tflm"], "rest": split["rest"]}
 
 
 def _parse_param(value: str) -> Any:

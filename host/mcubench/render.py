@@ -112,13 +112,31 @@ def content_hash(paths: list[Path], salt: dict[str, Any]) -> str:
     return digest.hexdigest()[:16]
 
 
+def identity_flags(board: Board) -> list[str]:
+    """The benchmark core's identity macros, for platforms without mcubench's builder.
+
+    Our local platform (boards/platform) writes them into a generated header; on a registry
+    platform (nordicnrf52 + Arduino) they come as flags, the build id and versions taken from
+    the environment `mcubench` runs PlatformIO with (build.py sets it).
+    """
+    if board.platformio["platform"] == "mcubench":
+        return []
+    return [
+        f"'-DMCB_BOARD=\"{board.id}\"'",
+        f"'-DMCB_PORT=\"{board.port}\"'",
+        "'-DMCB_BUILD_ID=\"${sysenv.MCUBENCH_BUILD_ID}\"'",
+        "'-DMCB_TOOL_VERSION=\"${sysenv.MCUBENCH_TOOL_VERSION}\"'",
+        "'-DMCB_GIT=\"${sysenv.MCUBENCH_GIT_HASH}\"'",
+    ]
+
+
 def render_project(runtime_name: str, workload: WorkloadSpec, board: Board, out_dir: Path | None = None) -> Project:
     runtime = get_runtime(runtime_name)
     runtime.check(workload, board)
     directory = out_dir or project_dir_for(runtime_name, workload, board)
     with project_lock(directory):
         sources = runtime.render_workload(workload, board, directory)
-        flags = [*sources.build_flags, f"-DMCB_WARMUP={workload.warmup}", f"-DMCB_RUNS={workload.runs}"]
+        flags = [*identity_flags(board), *sources.build_flags, f"-DMCB_WARMUP={workload.warmup}", f"-DMCB_RUNS={workload.runs}"]
         context = {
             "tool_version": tool_version(),
             "runtime": runtime_name,

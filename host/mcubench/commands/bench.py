@@ -15,6 +15,7 @@ from ..fileio import write_json_atomic
 from ..pipeline import BenchRequest, default_result_path, run_bench
 from ..runtimes import RUNTIMES, WorkloadSpec
 from ..targets import RunOptions
+from ..runtimes.tflm import add_tflm_options
 from ..targets.labgrid import add_labgrid_options, labgrid_options
 
 
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--workload", default="dot_int8", help="built-in workload (default dot_int8)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="workload parameter, e.g. n=2048")
     add_run_options(p)
+    add_tflm_options(p)
     p.add_argument("--json", action="store_true", help="print the result record as JSON on stdout")
     p.add_argument("--csv", action="store_true", help="print the main figures as one CSV row (with a header)")
     p.add_argument("--out", type=Path, help="write the result JSON here (default results/runs/<id>.json)")
@@ -66,6 +68,8 @@ def request_from_args(args: argparse.Namespace) -> BenchRequest:
         from ..models_bridge import workload_for_model  # model runtimes
 
         workload, runtime, extras = workload_for_model(Path(args.model), args.runtime)
+        if runtime == "tflm":
+            workload.extra.update(cmsis_nn=args.cmsis_nn == "on", tflm_dir=args.tflm_dir)
     else:
         runtime = args.runtime or "builtin"
         if runtime != "builtin":

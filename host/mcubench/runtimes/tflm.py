@@ -434,16 +434,7 @@ class TflmRuntime(Runtime):
             lib_deps.append(TFLM_ARDUINO_LIB)
             flags.append("-DMCB_TFLM_LIBRARY_DEBUGLOG")
         if board.port == "arduino":
-            # The Arduino platform has no mcubench builder to define the core's identity macros;
-            # the build id and versions come from the environment `mcubench` builds with.
-            flags += [
-                "-std=gnu++17",
-                f"'-DMCB_BOARD=\"{board.id}\"'",
-                "'-DMCB_PORT=\"arduino\"'",
-                "'-DMCB_BUILD_ID=\"${sysenv.MCUBENCH_BUILD_ID}\"'",
-                "'-DMCB_TOOL_VERSION=\"${sysenv.MCUBENCH_TOOL_VERSION}\"'",
-                "'-DMCB_GIT=\"${sysenv.MCUBENCH_GIT_HASH}\"'",
-            ]
+            flags.append("-std=gnu++17")  # the core's identity macros come from render.identity_flags
         facts_out = {
             "ops": list(facts.op_names),
             "op_set": list(facts.op_set),
