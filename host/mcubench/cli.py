@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "history": "mcubench.commands.history",
     "compare": "mcubench.commands.compare",
     "report": "mcubench.commands.report",
+    "aot-bench": "mcubench.runtimes.aot.bench",
 }
 
 
