@@ -4,17 +4,21 @@
 
 #include "mcb_port.h"
 #include "mcb_protocol.h"
+#include "mcb_region.h"
 #include "mcb_workload.h"
 
 uint32_t McbOpProfiler::BeginEvent(const char* tag) {
   (void)tag; /* names come from the model's op list, known at render time */
   const uint32_t handle = static_cast<uint32_t>(next_++);
+  /* Operator i is region 0x100 + i for the cycle-estimate plugin (a no-op elsewhere). */
+  mcb_region_begin(MCB_REGION_OP_BASE + handle);
   start_ = mcb_ticks();
   return handle;
 }
 
 void McbOpProfiler::EndEvent(uint32_t handle) {
   const uint64_t end = mcb_ticks();
+  mcb_region_end(MCB_REGION_OP_BASE + handle);
   if (handle < static_cast<uint32_t>(capacity_)) ticks_[handle] = end - start_;
 }
 

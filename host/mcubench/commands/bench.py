@@ -170,12 +170,18 @@ def print_result(result: dict) -> None:
         table.add_row("outputs match host TFLM", "yes" if result["outputs_match"] else "NO")
     Console().print(table)
     if result.get("ops"):
+        estimated = {o["index"]: o["estimated_cycles"] for o in (result.get("estimate") or {}).get("ops", [])}
         ops = Table(title="per operator (mean per run)", header_style="bold")
         ops.add_column("#", justify="right")
         ops.add_column("op")
         ops.add_column(unit, justify="right")
+        if estimated:
+            ops.add_column(f"est. cycles on {result['estimate']['board']} (estimate)", justify="right")
         for op in result["ops"]:
-            ops.add_row(str(op["index"]), op["name"], f"{op['value']:,.0f}")
+            cells = [str(op["index"]), op["name"], f"{op['value']:,.0f}"]
+            if estimated:
+                cells.append(f"{estimated[op['index']]:,}" if op["index"] in estimated else "-")
+            ops.add_row(*cells)
         Console().print(ops)
     for warning in result.get("warnings", [])[:5]:
         print(f"warning: {warning}", file=sys.stderr)
