@@ -51,41 +51,11 @@ def model_to_tflite(path: Path, data: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..boards import load_board
-    from ..runtimes.tflm import preflight_fit
     from . import bench
 
+    # The same job as `bench MODEL --board nano33ble --runtime tflm`: bench refuses a model
+    # that cannot fit before building, then flashes, collects and reports.
     args.model = str(model_to_tflite(args.model, args.data))
     args.runtime = "tflm"
-    args.workload, args.param = "dot_int8", []
-    request = bench.request_from_args(args)
-    request.workload.extra.update({"cmsis_nn": args.cmsis_nn == "on"})
-    if args.tflm_dir:
-        request.workload.extra["tflm_dir"] = str(Path(args.tflm_dir).resolve())
-    board = load_board(request.memory_of or request.board)
-    preflight_fit(request.workload.model_bytes or b"", board, request.workload.name)
-    outcome = bench.run_bench(request)
-    return _finish(args, outcome)
-
-
-def _finish(args: argparse.Namespace, outcome) -> int:
-    import json
-    import sys
-
-    from ..fileio import write_json_atomic
-    from ..pipeline import default_result_path
-    from .bench import print_result
-
-    result = outcome.result
-    path = args.out or default_result_path(result)
-    write_json_atomic(path, result)
-    from .bench import _store_in_history
-
-    _store_in_history(result)
-    if args.json:
-        json.dump(result, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print_result(result)
-        print(f"result: {path}")
-    return 0 if result.get("outputs_match") is not False else 1
+    args.workload, args.param, args.csv = "dot_int8", [], False
+    return bench.run(args)
