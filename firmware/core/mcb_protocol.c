@@ -77,35 +77,30 @@ void mcb_rec_str(const char *key, const char *value) {
     put_escaped(value ? value : "");
 }
 
-void mcb_rec_u64(const char *key, uint64_t value) {
-    char digits[21];
+/* Decimal digits of `value`, most significant first. */
+static void put_decimal(uint64_t value) {
+    char digits[20];
     int n = 0;
     do {
         digits[n++] = (char)('0' + (value % 10u));
         value /= 10u;
     } while (value && n < 20);
-    char out[21];
-    for (int i = 0; i < n; i++) out[i] = digits[n - 1 - i];
+    while (n) put_raw(&digits[--n], 1);
+}
+
+void mcb_rec_u64(const char *key, uint64_t value) {
     put_key(key);
-    put_raw(out, (size_t)n);
+    put_decimal(value);
 }
 
 void mcb_rec_i64(const char *key, int64_t value) {
-    if (value >= 0) {
-        mcb_rec_u64(key, (uint64_t)value);
-        return;
-    }
     put_key(key);
-    put_raw("-", 1);
-    /* Re-use the unsigned writer without its key: write digits after the sign. */
-    uint64_t mag = (uint64_t)(-(value + 1)) + 1u;
-    char digits[21];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + (mag % 10u));
-        mag /= 10u;
-    } while (mag && n < 20);
-    while (n) put_raw(&digits[--n], 1);
+    if (value < 0) {
+        put_raw("-", 1);
+        put_decimal((uint64_t)(-(value + 1)) + 1u); /* |INT64_MIN| without overflow */
+    } else {
+        put_decimal((uint64_t)value);
+    }
 }
 
 void mcb_rec_hex(const char *key, const uint8_t *data, size_t len) {

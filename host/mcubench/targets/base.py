@@ -100,6 +100,15 @@ class Target(ABC):
         """What this target needs, found or missing, for `mcubench doctor`."""
 
 
+def close_link(link: SerialLink, options: RunOptions) -> None:
+    """Ends a session: keeps the raw serial log when asked (also after a failure), closes the port."""
+    try:
+        if options.transcript:
+            link.transcript.save(options.transcript)
+    finally:
+        link.close()
+
+
 def benchmark_session(link: SerialLink, options: RunOptions, is_alive=None) -> None:
     """The conversation every target has with the benchmark core (docs/protocol.md).
 

@@ -22,7 +22,7 @@ from typing import ClassVar
 from ..boards import Board
 from ..errors import UserError
 from ..transport import LinkClosed, SerialLink
-from .base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session
+from .base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session, close_link
 
 
 def die_with_parent() -> None:
@@ -168,9 +168,7 @@ class EmulatorTarget(Target):
             raise
         finally:
             if link is not None:
-                if options.transcript:
-                    link.transcript.save(options.transcript)
-                link.close()
+                close_link(link, options)
             running.stop()
         running.log_path.unlink(missing_ok=True)  # kept only when the run failed
         hello = next((r for r in link.records if r.type == "hello"), None)

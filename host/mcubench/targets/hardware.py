@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Sequence
 from ..boards import Board, UsbId
 from ..errors import UserError
 from ..transport import LinkClosed, SerialLink
-from .base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session
+from .base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session, close_link
 
 BOOTLOADER_WAIT_S = 10.0  # 1200-bps touch -> bootloader port present
 UPLOAD_TIMEOUT_S = 180.0
@@ -247,9 +247,7 @@ class HardwareTarget(Target):
         try:
             session(link, options)
         finally:
-            if options.transcript:
-                link.transcript.save(options.transcript)
-            link.close()
+            close_link(link, options)
         hello = next((r for r in link.records if r.type == "hello"), None)
         tick_unit = hello.get("tick_unit", "") if hello else ""
         tick_hz = hello.int("tick_hz") if hello else 0

@@ -28,7 +28,7 @@ from ..errors import UserError
 from ..farm.labgrid_client import INSTALL_HINT, LabgridClient, PlaceState, RemoteResource, client_executable
 from ..farm.upload import ExporterHost, get_uploader
 from ..transport import LinkClosed, LinkTimeout, SerialLink
-from .base import Image, RunLog, RunOptions, Target, ToolStatus
+from .base import Image, RunLog, RunOptions, Target, ToolStatus, close_link
 
 DEFAULT_ACQUIRE_TIMEOUT = 600.0  # seconds a request waits for its place
 
@@ -176,9 +176,7 @@ class LabgridTarget(Target):
         try:
             shared_board_session(link, options)
         finally:
-            if options.transcript:
-                link.transcript.save(options.transcript)
-            link.close()
+            close_link(link, options)
         return self._run_log(link, url, state, image, {
             "place": place,
             "coordinator": client.coordinator,
