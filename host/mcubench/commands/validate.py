@@ -12,6 +12,7 @@ STM32Cube.AI's validate and MLPerf Tiny's accuracy mode work). It reports on-dev
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from dataclasses import asdict, dataclass, field
@@ -98,6 +99,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", type=Path, help="a .tflite model (or use --example)")
     p.add_argument("--example", help="a built-in example (digits, sine, kws_dscnn) quantized with --recipe")
     p.add_argument("--recipe", default="int8")
+    p.add_argument("--runtime", choices=("tflm", "aot"), default=None,
+                   help="runtime on the device (default: tflm with TFLM sources or on an Arduino board, else aot)")
     p.add_argument("--data", help="dataset with x_test/y_test (.npz or module:function); default: the example's")
     p.add_argument("--samples", "-k", type=int, default=20, help="test samples to run on the device (default 20)")
     p.add_argument("--board", default="mps2-an386", help="board (default mps2-an386, emulated)")
@@ -145,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
     from ..models import tflm_host
     from ..models.evaluate import io_quantization, quantize_input
     from ..render import render_project
+    from ..models_bridge import default_model_runtime
+    from ..runtimes import WorkloadSpec
     from ..runtimes.tflm import example_model, tflm_workload
     from ..targets.base import RunOptions
 
@@ -173,11 +178,15 @@ def run(args: argparse.Namespace) -> int:
     inputs = [np.ascontiguousarray(s).tobytes() for s in q]
     host = tflm_host.invoke(model_bytes, q)
 
-    workload = tflm_workload(model_bytes, name, input_bytes=inputs[0], cmsis_nn=args.cmsis_nn, tflm_dir=args.tflm_dir)
-    workload.warmup, workload.runs = 0, 1  # the boot benchmark is not what we are here for
     board = load_board(args.board)
+    runtime = args.runtime or ("tflm" if board.port == "arduino" else default_model_runtime())
+    if runtime == "tflm":
+        workload = tflm_workload(model_bytes, name, input_bytes=inputs[0], cmsis_nn=args.cmsis_nn, tflm_dir=args.tflm_dir)
+    else:
+        workload = WorkloadSpec(name, model_bytes=model_bytes, model_sha256=hashlib.sha256(model_bytes).hexdigest(), input_bytes=inputs[0])
+    workload.warmup, workload.runs = 0, 1  # the boot benchmark is not what we are here for
     target_name = args.target or board.default_target
-    project = render_project("tflm", workload, board.for_target(target_name))
+    project = render_project(runtime, workload, board.for_target(target_name))
     image = build(project)
     options = RunOptions(timeout=args.timeout, port=args.port)
     raw = _open_session(image, target_name, options, inputs)
@@ -185,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
     device = [np.frombuffer(b, dtype=out_dtype).reshape(host.shape[1:]) for b in raw]
     classification = dataset.task == "classification"
     result = score(device, list(host), None if labels is None else np.asarray(labels).reshape(-1), classification)
-    doc = {"model": name, "board": board.id, "target": target_name, "kernels": "cmsis_nn" if args.cmsis_nn == "on" else "reference",
+    kernels = ("cmsis_nn" if args.cmsis_nn == "on" else "reference") if runtime == "tflm" else "aot"
+    doc = {"model": name, "board": board.id, "target": target_name, "runtime": runtime, "kernels": kernels,
            **result.to_dict()}
     if args.out:
         write_json_atomic(args.out, doc)
