@@ -11,8 +11,6 @@
 
 #if MCBK_USE_DSP
 #include <arm_acle.h>
-/* a rotate the compiler folds into SXTB16/SXTAB16's "ror #8" operand */
-static inline uint32_t ror32(uint32_t x, unsigned n) { return (x >> n) | (x << (32u - n)); }
 #endif
 
 const char *mcbk_path(void) { return MCBK_USE_DSP ? "dsp" : "portable"; }
@@ -21,10 +19,10 @@ const char *mcbk_path(void) { return MCBK_USE_DSP ? "dsp" : "portable"; }
 
 static inline int32_t sat_rounding_doubling_high_mul(int32_t a, int32_t b) {
     if (a == b && a == INT32_MIN) return INT32_MAX;
-    int64_t ab = (int64_t)a * (int64_t)b;
-    int64_t nudge = ab >= 0 ? (1LL << 30) : (1 - (1LL << 30));
-    /* division truncating toward zero, as in the reference */
-    return (int32_t)((ab + nudge) / (1LL << 31));
+    /* TFLite adds a nudge of 2^30 (1 - 2^30 when negative) and divides by 2^31 truncating
+     * toward zero; for every product that equals floor((ab + 2^30) / 2^31). */
+    const int64_t ab = (int64_t)a * (int64_t)b;
+    return (int32_t)((ab + (1LL << 30)) >> 31);
 }
 
 static inline int32_t rounding_divide_by_pot(int32_t x, int exponent) {
@@ -132,6 +130,43 @@ static int count_leading_zeros(uint32_t x) {
 #endif
 }
 
+/* ---- requantization ------------------------------------------------------------------------ */
+
+/* (a * 2^(ls+1) * mult + 2^31) >> 32: the doubling high multiply with TFLite's rounding when
+ * |a << ls| < 2^30 (then 2*(a << ls) cannot overflow and floor((2xm + 2^31) / 2^32) equals
+ * SaturatingRoundingDoublingHighMul(x, m) = floor((xm + 2^30) / 2^31)). */
+static inline int32_t smmulr(int32_t a, int32_t b) {
+#if MCBK_USE_DSP
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
+#endif
+}
+
+/* Rounding right shift, halves away from zero, for e > 0 and x not within `half` of INT32_MAX. */
+static inline int32_t rshift_round(int32_t x, int32_t e, int32_t half) {
+    return (x + half + (x >> 31)) >> e;
+}
+
+static inline int32_t requant(int32_t acc, const mcbk_rq_t *q, int fast) {
+    int32_t h;
+    if (fast) {
+        h = smmulr(shl_wrap(acc, q->ls + 1), q->mult);
+        if (q->rs > 0) h = rshift_round(h, q->rs, q->half);
+    } else {
+        h = rounding_divide_by_pot(sat_rounding_doubling_high_mul(shl_wrap(acc, q->ls), q->mult), q->rs);
+    }
+    return h;
+}
+
+static inline int8_t store_act(int32_t v, int32_t lo, int32_t hi) {
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (int8_t)v;
+}
+
 /* ---- convolution ------------------------------------------------------------------------ */
 
 /* Valid kernel index range [*k0, *k1) for an origin and dilation over an extent. */
@@ -147,126 +182,130 @@ static inline void valid_range(int32_t origin, int32_t dil, int32_t k, int32_t e
     *k1 = hi;
 }
 
-/* acc[0..3] += sum_i w_j[i] * (x[i] + off) over n inputs, weights of 4 channels interleaved
- * by 4 inputs, tail (n % 4) per channel at the end. */
-static inline void dot4(const int8_t *x, const int8_t *w, int32_t n, int32_t off, int32_t acc[4]) {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    int32_t n4 = n >> 2;
+/* acc[j] += sum over n4*4 bytes of x . w_j (weights of 4 channels interleaved 4 bytes at a
+ * time); advances *w. x may be unaligned; the weights are word aligned. */
 #if MCBK_USE_DSP
-    const uint32_t offp = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+#define MCBK_DOT4_STEP(A, W)                          \
+    "sxtb16 %[t], %[" W "]\n\t"                      \
+    "sxtb16 %[" W "], %[" W "], ror #8\n\t"          \
+    "smlad %[" A "], %[xa], %[t], %[" A "]\n\t"      \
+    "smlad %[" A "], %[xb], %[" W "], %[" A "]\n\t"
+
+static inline void dot_row4(const int8_t *x, const int8_t **wp, int32_t n4,
+                            int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
+    int32_t c0 = *a0, c1 = *a1, c2 = *a2, c3 = *a3;
+    const int8_t *w = *wp;
+    uint32_t xa, xb, w0, w1, t;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[xb], [%[x]], #4\n\t"
+        "ldrd %[w0], %[w1], [%[w]], #8\n\t"
+        "sxtb16 %[xa], %[xb]\n\t"
+        "sxtb16 %[xb], %[xb], ror #8\n\t"
+        MCBK_DOT4_STEP("c0", "w0")
+        MCBK_DOT4_STEP("c1", "w1")
+        "ldrd %[w0], %[w1], [%[w]], #8\n\t"
+        MCBK_DOT4_STEP("c2", "w0")
+        MCBK_DOT4_STEP("c3", "w1")
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        : [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [x] "+r"(x), [w] "+r"(w),
+          [n] "+r"(n4), [xa] "=&r"(xa), [xb] "=&r"(xb), [w0] "=&r"(w0), [w1] "=&r"(w1), [t] "=&r"(t)
+        :
+        : "cc", "memory");
+    *wp = w;
+    *a0 = c0; *a1 = c1; *a2 = c2; *a3 = c3;
+}
+#else
+static inline void dot_row4(const int8_t *x, const int8_t **wp, int32_t n4,
+                            int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
+    int32_t c0 = *a0, c1 = *a1, c2 = *a2, c3 = *a3;
+    const int8_t *w = *wp;
     while (n4--) {
-        const uint32_t xv = (uint32_t)read32(x);
+        const int32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+        c0 += w[0] * x0 + w[1] * x1 + w[2] * x2 + w[3] * x3;
+        c1 += w[4] * x0 + w[5] * x1 + w[6] * x2 + w[7] * x3;
+        c2 += w[8] * x0 + w[9] * x1 + w[10] * x2 + w[11] * x3;
+        c3 += w[12] * x0 + w[13] * x1 + w[14] * x2 + w[15] * x3;
         x += 4;
-        const int32_t xa = (int32_t)__sxtab16(offp, xv);
-        const int32_t xb = (int32_t)__sxtab16(offp, ror32(xv, 8));
-        uint32_t wv = (uint32_t)read32(w);
-        a0 = __smlad(xa, (int32_t)__sxtb16(wv), a0);
-        a0 = __smlad(xb, (int32_t)__sxtb16(ror32(wv, 8)), a0);
-        wv = (uint32_t)read32(w + 4);
-        a1 = __smlad(xa, (int32_t)__sxtb16(wv), a1);
-        a1 = __smlad(xb, (int32_t)__sxtb16(ror32(wv, 8)), a1);
-        wv = (uint32_t)read32(w + 8);
-        a2 = __smlad(xa, (int32_t)__sxtb16(wv), a2);
-        a2 = __smlad(xb, (int32_t)__sxtb16(ror32(wv, 8)), a2);
-        wv = (uint32_t)read32(w + 12);
-        a3 = __smlad(xa, (int32_t)__sxtb16(wv), a3);
-        a3 = __smlad(xb, (int32_t)__sxtb16(ror32(wv, 8)), a3);
         w += 16;
     }
-#else
-    while (n4--) {
-        const int32_t x0 = x[0] + off, x1 = x[1] + off, x2 = x[2] + off, x3 = x[3] + off;
-        a0 += w[0] * x0 + w[1] * x1 + w[2] * x2 + w[3] * x3;
-        a1 += w[4] * x0 + w[5] * x1 + w[6] * x2 + w[7] * x3;
-        a2 += w[8] * x0 + w[9] * x1 + w[10] * x2 + w[11] * x3;
-        a3 += w[12] * x0 + w[13] * x1 + w[14] * x2 + w[15] * x3;
-        x += 4;
-        w += 16;
-    }
+    *wp = w;
+    *a0 = c0; *a1 = c1; *a2 = c2; *a3 = c3;
+}
 #endif
-    const int32_t t = n & 3;
-    for (int32_t i = 0; i < t; ++i) {
-        const int32_t xi = x[i] + off;
-        a0 += w[i] * xi;
-        a1 += w[t + i] * xi;
-        a2 += w[2 * t + i] * xi;
-        a3 += w[3 * t + i] * xi;
+
+/* The window of a border pixel (or any pixel with horizontal dilation), gathered row by row
+ * into scratch with the input zero point where the window leaves the input. */
+static void gather_window(const mcbk_conv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *scratch) {
+    const int32_t C = p->in_c, W = p->in_w, rp = p->row_pad, row_len = p->k_w * C;
+    const int8_t zp = (int8_t)p->in_zp;
+    int32_t kx0, kx1;
+    valid_range(ix0, p->dil_w, p->k_w, W, &kx0, &kx1);
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        int8_t *dst = scratch + (size_t)ky * rp;
+        const int32_t iy = iy0 + ky * p->dil_h;
+        if (iy < 0 || iy >= p->in_h || kx0 >= kx1) {
+            memset(dst, zp, (size_t)rp);
+            continue;
+        }
+        const int8_t *src = in_b + (size_t)iy * W * C;
+        if (kx0 > 0) memset(dst, zp, (size_t)kx0 * C);
+        if (p->dil_w == 1) {
+            memcpy(dst + (size_t)kx0 * C, src + (size_t)(ix0 + kx0) * C, (size_t)(kx1 - kx0) * C);
+        } else {
+            for (int32_t kx = kx0; kx < kx1; ++kx)
+                memcpy(dst + (size_t)kx * C, src + (size_t)(ix0 + kx * p->dil_w) * C, (size_t)C);
+        }
+        memset(dst + (size_t)kx1 * C, zp, (size_t)(rp - kx1 * C));
     }
-    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+    (void)row_len;
 }
 
-static inline int32_t dot1(const int8_t *x, const int8_t *w, int32_t n, int32_t off, int32_t acc) {
-    int32_t n4 = n >> 2;
-#if MCBK_USE_DSP
-    const uint32_t offp = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-    while (n4--) {
-        const uint32_t xv = (uint32_t)read32(x);
-        const uint32_t wv = (uint32_t)read32(w);
-        acc = __smlad((int32_t)__sxtab16(offp, xv), (int32_t)__sxtb16(wv), acc);
-        acc = __smlad((int32_t)__sxtab16(offp, ror32(xv, 8)), (int32_t)__sxtb16(ror32(wv, 8)), acc);
-        x += 4;
-        w += 4;
-    }
-#else
-    while (n4--) {
-        acc += w[0] * (x[0] + off) + w[1] * (x[1] + off) + w[2] * (x[2] + off) + w[3] * (x[3] + off);
-        x += 4;
-        w += 4;
-    }
-#endif
-    for (int32_t i = 0; i < (n & 3); ++i) acc += w[i] * (x[i] + off);
-    return acc;
-}
-
-void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
-    const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c;
-    const int32_t taps = p->k_h * p->k_w;
-    const int32_t groups = OC >> 2;
-    const int32_t group_bytes = 4 * taps * C;
+void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
+    const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c, KH = p->k_h;
+    const int32_t n4 = p->row_pad >> 2;
+    const int32_t groups = (OC + 3) >> 2;
+    const int32_t full_groups = OC >> 2;
+    const int32_t in_row_stride = p->dil_h * W * C;
+    const int32_t lo = p->act_min, hi = p->act_max, zp_out = p->out_offset, fast = p->fast_rq;
+    const int32_t span_h = (KH - 1) * p->dil_h, span_w = (p->k_w - 1) * p->dil_w;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (size_t)b * H * W * C;
+        int8_t *o = out + (size_t)b * p->out_h * p->out_w * OC;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            int32_t ky0, ky1;
-            valid_range(iy0, p->dil_h, p->k_h, H, &ky0, &ky1);
-            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+            const int rows_inside = iy0 >= 0 && iy0 + span_h < H;
+            for (int32_t ox = 0; ox < p->out_w; ++ox, o += OC) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                int32_t kx0, kx1;
-                valid_range(ix0, p->dil_w, p->k_w, W, &kx0, &kx1);
-                int8_t *o = out + (((size_t)b * p->out_h + oy) * p->out_w + ox) * OC;
-                for (int32_t g = 0; g < groups; ++g) {
-                    const int8_t *wg = p->weights + (size_t)g * group_bytes;
-                    int32_t acc[4] = {0, 0, 0, 0};
-                    if (p->bias) {
-                        acc[0] = p->bias[4 * g]; acc[1] = p->bias[4 * g + 1];
-                        acc[2] = p->bias[4 * g + 2]; acc[3] = p->bias[4 * g + 3];
-                    }
-                    for (int32_t ky = ky0; ky < ky1; ++ky) {
-                        const int8_t *xrow = in_b + (size_t)(iy0 + ky * p->dil_h) * W * C;
-                        for (int32_t kx = kx0; kx < kx1; ++kx) {
-                            dot4(xrow + (size_t)(ix0 + kx * p->dil_w) * C,
-                                 wg + (size_t)(ky * p->k_w + kx) * 4 * C, C, p->in_offset, acc);
-                        }
-                    }
-                    for (int j = 0; j < 4; ++j) {
-                        const int32_t oc = 4 * g + j;
-                        const int32_t v = mbqm(acc[j], p->mult[oc], p->shift[oc]) + p->out_offset;
-                        o[oc] = (int8_t)clamp32(v, p->act_min, p->act_max);
-                    }
+                const int8_t *base;
+                int32_t stride;
+                if (rows_inside && p->dil_w == 1 && ix0 >= 0 && ix0 + span_w < W) {
+                    base = in_b + ((size_t)iy0 * W + ix0) * C;
+                    stride = in_row_stride;
+                } else {
+                    gather_window(p, in_b, iy0, ix0, scratch);
+                    base = scratch;
+                    stride = p->row_pad;
                 }
-                for (int32_t oc = 4 * groups; oc < OC; ++oc) {
-                    const int8_t *wc = p->weights + (size_t)groups * group_bytes +
-                                       (size_t)(oc - 4 * groups) * taps * C;
-                    int32_t acc = p->bias ? p->bias[oc] : 0;
-                    for (int32_t ky = ky0; ky < ky1; ++ky) {
-                        const int8_t *xrow = in_b + (size_t)(iy0 + ky * p->dil_h) * W * C;
-                        for (int32_t kx = kx0; kx < kx1; ++kx) {
-                            acc = dot1(xrow + (size_t)(ix0 + kx * p->dil_w) * C,
-                                       wc + (size_t)(ky * p->k_w + kx) * C, C, p->in_offset, acc);
-                        }
+                const int8_t *w = p->weights;
+                const int32_t *bias = p->bias;
+                const mcbk_rq_t *rq = p->rq;
+                for (int32_t g = 0; g < groups; ++g, bias += 4, rq += 4) {
+                    int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+                    const int8_t *x = base;
+                    for (int32_t ky = 0; ky < KH; ++ky, x += stride) dot_row4(x, &w, n4, &a0, &a1, &a2, &a3);
+                    int8_t *og = o + 4 * g;
+                    if (g < full_groups) {
+                        og[0] = store_act(requant(a0, &rq[0], fast) + zp_out, lo, hi);
+                        og[1] = store_act(requant(a1, &rq[1], fast) + zp_out, lo, hi);
+                        og[2] = store_act(requant(a2, &rq[2], fast) + zp_out, lo, hi);
+                        og[3] = store_act(requant(a3, &rq[3], fast) + zp_out, lo, hi);
+                    } else {
+                        const int32_t acc[4] = {a0, a1, a2, a3};
+                        for (int32_t j = 0; j < OC - 4 * g; ++j)
+                            og[j] = store_act(requant(acc[j], &rq[j], fast) + zp_out, lo, hi);
                     }
-                    const int32_t v = mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_offset;
-                    o[oc] = (int8_t)clamp32(v, p->act_min, p->act_max);
                 }
             }
         }
@@ -275,70 +314,91 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
 
 /* ---- depthwise convolution ----------------------------------------------------------------- */
 
+#if MCBK_USE_DSP
+static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t x) {
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+#endif
+
+/* Channels [4g, 4g+4) of one output pixel over the valid taps, depth multiplier 1. */
+static inline void dw_group4(const mcbk_dwconv_t *p, const int8_t *x0, const int16_t *wg,
+                             int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, int32_t acc[4]) {
+    const int32_t C = p->in_c, KW = p->k_w;
+    const int32_t xstep = p->dil_w * C, ystep = p->dil_h * p->in_w * C;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+#if MCBK_USE_DSP
+    const uint32_t offp = ((uint32_t)p->in_offset & 0xFFFFu) | ((uint32_t)p->in_offset << 16);
+#else
+    const int32_t off = p->in_offset;
+#endif
+    const int8_t *xr = x0 + (size_t)ky0 * ystep + (size_t)kx0 * xstep;
+    const int16_t *wr = wg + ((size_t)ky0 * KW + kx0) * 4;
+    for (int32_t ky = ky0; ky < ky1; ++ky, xr += ystep, wr += 4 * KW) {
+        const int8_t *x = xr;
+        const int16_t *w = wr;
+        for (int32_t kx = kx0; kx < kx1; ++kx, x += xstep, w += 4) {
+#if MCBK_USE_DSP
+            const uint32_t xv = (uint32_t)read32(x);
+            uint32_t wa, wb;
+            memcpy(&wa, w, 4);
+            memcpy(&wb, w + 2, 4);
+            const int32_t xa = (int32_t)__sxtab16(offp, xv);
+            const int32_t xb = (int32_t)sxtab16_ror8(offp, xv);
+            a0 = __smlabb(xa, (int32_t)wa, a0);
+            a2 = __smlatt(xa, (int32_t)wa, a2);
+            a1 = __smlabb(xb, (int32_t)wb, a1);
+            a3 = __smlatt(xb, (int32_t)wb, a3);
+#else
+            a0 += w[0] * (x[0] + off);
+            a2 += w[1] * (x[2] + off);
+            a1 += w[2] * (x[1] + off);
+            a3 += w[3] * (x[3] + off);
+#endif
+        }
+    }
+    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+}
+
 void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out) {
     const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c, DM = p->depth_mult;
-    const int32_t off = p->in_offset;
+    const int32_t KH = p->k_h, KW = p->k_w, off = p->in_offset, fast = p->fast_rq;
+    const int32_t lo = p->act_min, hi = p->act_max, zp_out = p->out_offset;
+    const int32_t groups = p->rest_c0 >> 2, rest_w = OC - p->rest_c0;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (size_t)b * H * W * C;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
-            valid_range(iy0, p->dil_h, p->k_h, H, &ky0, &ky1);
+            valid_range(iy0, p->dil_h, KH, H, &ky0, &ky1);
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
-                valid_range(ix0, p->dil_w, p->k_w, W, &kx0, &kx1);
+                valid_range(ix0, p->dil_w, KW, W, &kx0, &kx1);
                 int8_t *o = out + (((size_t)b * p->out_h + oy) * p->out_w + ox) * OC;
-                int32_t c = 0;
-                if (DM == 1) {
-                    for (; c + 4 <= C; c += 4) {
-                        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-                        if (p->bias) { a0 = p->bias[c]; a1 = p->bias[c + 1]; a2 = p->bias[c + 2]; a3 = p->bias[c + 3]; }
-                        for (int32_t ky = ky0; ky < ky1; ++ky) {
-                            const int8_t *xrow = in_b + (size_t)(iy0 + ky * p->dil_h) * W * C + c;
-                            const int8_t *wrow = p->weights + (size_t)ky * p->k_w * OC + c;
-                            for (int32_t kx = kx0; kx < kx1; ++kx) {
-                                const int8_t *x = xrow + (size_t)(ix0 + kx * p->dil_w) * C;
-                                const int8_t *w = wrow + (size_t)kx * OC;
-#if MCBK_USE_DSP
-                                const uint32_t offp = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-                                const uint32_t xv = (uint32_t)read32(x), wv = (uint32_t)read32(w);
-                                const int32_t xa = (int32_t)__sxtab16(offp, xv);
-                                const int32_t xb = (int32_t)__sxtab16(offp, ror32(xv, 8));
-                                const int32_t wa = (int32_t)__sxtb16(wv);
-                                const int32_t wb = (int32_t)__sxtb16(ror32(wv, 8));
-                                a0 = __smlabb(xa, wa, a0);
-                                a2 = __smlatt(xa, wa, a2);
-                                a1 = __smlabb(xb, wb, a1);
-                                a3 = __smlatt(xb, wb, a3);
-#else
-                                a0 += w[0] * (x[0] + off);
-                                a1 += w[1] * (x[1] + off);
-                                a2 += w[2] * (x[2] + off);
-                                a3 += w[3] * (x[3] + off);
-#endif
-                            }
-                        }
-                        o[c] = (int8_t)clamp32(mbqm(a0, p->mult[c], p->shift[c]) + p->out_offset, p->act_min, p->act_max);
-                        o[c + 1] = (int8_t)clamp32(mbqm(a1, p->mult[c + 1], p->shift[c + 1]) + p->out_offset, p->act_min, p->act_max);
-                        o[c + 2] = (int8_t)clamp32(mbqm(a2, p->mult[c + 2], p->shift[c + 2]) + p->out_offset, p->act_min, p->act_max);
-                        o[c + 3] = (int8_t)clamp32(mbqm(a3, p->mult[c + 3], p->shift[c + 3]) + p->out_offset, p->act_min, p->act_max);
-                    }
+                /* origin of the window (may lie outside the input; only valid taps are read) */
+                const int8_t *x0 = in_b + ((ptrdiff_t)iy0 * W + ix0) * C;
+                for (int32_t g = 0; g < groups; ++g) {
+                    const int32_t c = 4 * g;
+                    int32_t acc[4] = {p->bias[c], p->bias[c + 1], p->bias[c + 2], p->bias[c + 3]};
+                    dw_group4(p, x0 + c, p->wext + (size_t)g * KH * KW * 4, ky0, ky1, kx0, kx1, acc);
+                    o[c] = store_act(requant(acc[0], &p->rq[c], fast) + zp_out, lo, hi);
+                    o[c + 1] = store_act(requant(acc[1], &p->rq[c + 1], fast) + zp_out, lo, hi);
+                    o[c + 2] = store_act(requant(acc[2], &p->rq[c + 2], fast) + zp_out, lo, hi);
+                    o[c + 3] = store_act(requant(acc[3], &p->rq[c + 3], fast) + zp_out, lo, hi);
                 }
-                for (; c < C; ++c) {
-                    for (int32_t m = 0; m < DM; ++m) {
-                        const int32_t oc = c * DM + m;
-                        int32_t acc = p->bias ? p->bias[oc] : 0;
-                        for (int32_t ky = ky0; ky < ky1; ++ky) {
-                            for (int32_t kx = kx0; kx < kx1; ++kx) {
-                                const int32_t iy = iy0 + ky * p->dil_h, ix = ix0 + kx * p->dil_w;
-                                acc += p->weights[(size_t)(ky * p->k_w + kx) * OC + oc] *
-                                       (in_b[((size_t)iy * W + ix) * C + c] + off);
-                            }
+                for (int32_t oc = p->rest_c0; oc < OC; ++oc) {
+                    const int32_t c = oc / DM;
+                    int32_t acc = p->bias[oc];
+                    for (int32_t ky = ky0; ky < ky1; ++ky) {
+                        for (int32_t kx = kx0; kx < kx1; ++kx) {
+                            const int32_t iy = iy0 + ky * p->dil_h, ix = ix0 + kx * p->dil_w;
+                            acc += p->wrest[(size_t)(ky * KW + kx) * rest_w + (oc - p->rest_c0)] *
+                                   (in_b[((size_t)iy * W + ix) * C + c] + off);
                         }
-                        o[oc] = (int8_t)clamp32(mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_offset,
-                                                p->act_min, p->act_max);
                     }
+                    o[oc] = store_act(requant(acc, &p->rq[oc], fast) + zp_out, lo, hi);
                 }
             }
         }

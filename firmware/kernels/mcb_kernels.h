@@ -8,9 +8,9 @@
  * depthwise and fully-connected inner loops use the SIMD MAC instructions via <arm_acle.h>;
  * define MCBK_PORTABLE=1 to force the portable C path. Both give identical results.
  *
- * Convolution weights use a compile-time layout (see mcbk_conv_t): output channels are taken
- * in groups of four, and within a group each kernel tap holds the four channels' weights
- * interleaved four input channels at a time, so one pass reads a single weight stream. */
+ * Convolution weights use a compile-time layout (see mcbk_conv_t): output channels in groups
+ * of four, each kernel row's contiguous input bytes interleaved four at a time, so one pass
+ * reads a single weight stream and one input stream per kernel row. */
 #ifndef MCB_KERNELS_H
 #define MCB_KERNELS_H
 
@@ -30,33 +30,48 @@ extern "C" {
 /* Which path this build uses: "dsp" or "portable". */
 const char *mcbk_path(void);
 
-/* CONV_2D (NHWC input, weights [out_c][k_h][k_w][in_c] re-laid out in groups of 4 output
- * channels), FULLY_CONNECTED (a 1x1 convolution over a 1x1 image with batches rows) and
- * their fused activation via act_min/act_max. */
+/* Per-output-channel requantization, precomputed at compile time from TFLite's (multiplier,
+ * shift): ls = max(shift, 0), rs = max(-shift, 0), half = (1 << rs) >> 1. */
+typedef struct mcbk_rq {
+    int32_t mult, ls, rs, half;
+} mcbk_rq_t;
+
+/* CONV_2D (NHWC input) and FULLY_CONNECTED (a 1x1 convolution over `batches` 1x1 images).
+ *
+ * Weight layout (made by the compiler): output channels in groups of 4 (the last group padded
+ * with zero channels); within a group, kernel row by kernel row, the row's k_w*in_c bytes
+ * (contiguous in the NHWC input) padded with zero weights to row_pad (a multiple of 4), the 4
+ * channels interleaved 4 bytes at a time. The input offset is folded into the bias
+ * (bias + (-in_zp) * sum of the channel's weights), so padding must read the input zero point:
+ * border pixels gather their window into `scratch` (k_h * row_pad bytes) filled with in_zp. */
 typedef struct mcbk_conv {
     int32_t batches, in_h, in_w, in_c;
     int32_t out_h, out_w, out_c;
     int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
-    int32_t in_offset;   /* -input zero point */
-    int32_t out_offset;  /* output zero point */
+    int32_t row_pad;      /* bytes per kernel row in the weight layout */
+    int32_t in_zp;        /* input zero point: the value padding reads */
+    int32_t out_offset;   /* output zero point */
     int32_t act_min, act_max;
+    int32_t fast_rq;      /* 1: every accumulator is below 2^30 (checked at compile time) */
     const int8_t *weights;   /* grouped layout */
-    const int32_t *bias;     /* out_c entries, or NULL */
-    const int32_t *mult;     /* per output channel */
-    const int32_t *shift;    /* per output channel, TFLite sign convention */
+    const int32_t *bias;     /* folded; one per channel of the padded groups */
+    const mcbk_rq_t *rq;     /* one per channel of the padded groups */
 } mcbk_conv_t;
-void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out);
+void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
 
-/* DEPTHWISE_CONV_2D: weights [k_h][k_w][out_c], out_c = in_c * depth_mult. */
+/* DEPTHWISE_CONV_2D. With depth_mult 1, channels in groups of 4 use `wext`: int16 weights,
+ * per group and tap the words (c0, c2) and (c1, c3), the layout of the SIMD multiplies.
+ * Output channels from rest_c0 on use `wrest`, int8 [k_h*k_w][out_c - rest_c0]. */
 typedef struct mcbk_dwconv {
     int32_t batches, in_h, in_w, in_c;
     int32_t out_h, out_w, out_c, depth_mult;
     int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
     int32_t in_offset, out_offset, act_min, act_max;
-    const int8_t *weights;
-    const int32_t *bias;
-    const int32_t *mult;
-    const int32_t *shift;
+    int32_t fast_rq, rest_c0;
+    const int16_t *wext;
+    const int8_t *wrest;
+    const int32_t *bias;     /* out_c entries */
+    const mcbk_rq_t *rq;     /* out_c entries */
 } mcbk_dwconv_t;
 void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out);
 

@@ -39,6 +39,9 @@ class Step:
     alias: bool = False           # output is a view of input 0 (no kernel call)
     in_place: list[int] = field(default_factory=list)  # input ids the output may overwrite
     weight_bytes: int = 0
+    scratch_bytes: int = 0        # working memory the call gets as {S} (in the arena, after the plan)
+    stream: dict | None = None    # conv/pool geometry: lets the planner overlap output and input
+    overread: int = 0             # bytes the kernel may read (and ignore) past its input's end
 
 
 def _c_array(ctype: str, name: str, values, align: int = 4) -> str:
@@ -79,41 +82,91 @@ def _padding(pad_kind: int, in_size: int, k: int, stride: int, dil: int, out_siz
     return max(((out_size - 1) * stride + eff - in_size) // 2, 0)
 
 
-def group_weights(w: np.ndarray) -> np.ndarray:
-    """[oc][taps][c] -> the kernels' layout: groups of 4 output channels interleaved per tap,
-    4 input channels at a time (tail per channel), then leftover channels as they are."""
-    oc, taps, c = w.shape
-    groups = oc // 4
-    parts = []
-    c4 = (c // 4) * 4
-    for g in range(groups):
-        blk = w[4 * g: 4 * g + 4]                       # [4][taps][c]
-        for t in range(taps):
-            if c4:
-                head = blk[:, t, :c4].reshape(4, c4 // 4, 4).transpose(1, 0, 2).ravel()
-                parts.append(head)
-            if c != c4:
-                parts.append(blk[:, t, c4:].ravel())
-    parts.append(w[4 * groups:].ravel())
-    out = np.concatenate(parts) if parts else np.zeros(0, np.int8)
-    assert out.size == w.size
-    return out.astype(np.int8)
+def _round4(n: int) -> int:
+    return (n + 3) // 4 * 4
+
+
+def conv_weight_layout(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """[oc][k_h][k_w*c] -> the conv kernel's layout (see mcbk_conv_t) and row_pad: groups of 4
+    output channels (zero channels pad the last group), kernel row by kernel row, each row's
+    bytes padded with zeros to a multiple of 4 and the 4 channels interleaved 4 bytes at a time."""
+    oc, kh, row = w.shape
+    row_pad = _round4(row)
+    ocp = _round4(oc)
+    padded = np.zeros((ocp, kh, row_pad), np.int8)
+    padded[:oc, :, :row] = w
+    out = padded.reshape(ocp // 4, 4, kh, row_pad // 4, 4).transpose(0, 2, 3, 1, 4)
+    return np.ascontiguousarray(out).ravel(), row_pad
+
+
+def _wrap32(v) -> np.ndarray:
+    return (np.asarray(v, np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+
+
+def _rq_array(name: str, mult, shift, n: int) -> str:
+    rows = []
+    for k in range(n):
+        m, s = (int(mult[k]), int(shift[k])) if k < len(mult) else (0, 0)
+        ls, rs = max(s, 0), max(-s, 0)
+        rows.append(f"{{{m}, {ls}, {rs}, {(1 << rs) >> 1}}}")
+    return f"static const mcbk_rq_t {name}[{max(n, 1)}] = {{{', '.join(rows) or '{0, 0, 0, 0}'}}};\n"
+
+
+def _fast_rq(bias: np.ndarray, abs_wsum: np.ndarray, shift) -> int:
+    """1 when every channel's accumulator, shifted left, stays below 2^30 for any int8 input:
+    |bias| + 255 * sum|w| bounds |acc| (each input minus its zero point lies in [-255, 255])."""
+    bound = np.abs(bias.astype(np.int64)) + 255 * abs_wsum.astype(np.int64)
+    ls = np.maximum(np.asarray(shift, np.int64), 0)
+    return int(bool(np.all((bound << ls) < (1 << 30))))
 
 
 def _conv_struct(name: str, f: dict) -> str:
     order = ["batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h",
-             "stride_w", "dil_h", "dil_w", "pad_top", "pad_left", "in_offset", "out_offset",
-             "act_min", "act_max", "weights", "bias", "mult", "shift"]
+             "stride_w", "dil_h", "dil_w", "pad_top", "pad_left", "row_pad", "in_zp", "out_offset",
+             "act_min", "act_max", "fast_rq", "weights", "bias", "rq"]
     return f"static const mcbk_conv_t {name} = {{{', '.join(str(f[k]) for k in order)}}};\n"
 
 
-def _bias(g: Graph, op: Operator, idx: int, oc: int, p: str) -> tuple[str, str]:
+def _bias_values(g: Graph, op: Operator, idx: int, oc: int) -> np.ndarray:
     if len(op.inputs) <= idx or op.inputs[idx] < 0:
-        return "", "NULL"
+        return np.zeros(oc, np.int64)
     b = g.tensors[op.inputs[idx]]
     if b.dtype != "int32" or not b.is_const:
         raise Unsupported(f"bias tensor '{b.name}' is {b.dtype}{'' if b.is_const else ' and not constant'} (int32 constant expected)")
-    return _c_array("int32_t", f"{p}_bias", b.data.reshape(-1)[:oc]), f"{p}_bias"
+    return b.data.reshape(-1)[:oc].astype(np.int64)
+
+
+def _gemm_step(op: Operator, p: str, x: Tensor, y: Tensor, w: np.ndarray, bias: np.ndarray, mult, shift,
+               geom: dict, amin: int, amax: int, macs: int, weight_bytes: int) -> Step:
+    """A CONV_2D or FULLY_CONNECTED step: w is [oc][k_h][k_w*c] int8."""
+    oc = w.shape[0]
+    layout, row_pad = conv_weight_layout(w)
+    ocp = _round4(oc)
+    wsum = w.reshape(oc, -1).astype(np.int64).sum(axis=1)
+    folded = np.zeros(ocp, np.int64)
+    folded[:oc] = bias + (-x.zero_point) * wsum
+    fast = _fast_rq(bias, np.abs(w.reshape(oc, -1).astype(np.int64)).sum(axis=1), shift)
+    defs = _c_array("int8_t", f"{p}_w", layout)
+    defs += _c_array("int32_t", f"{p}_bias", _wrap32(folded))
+    defs += _rq_array(f"{p}_rq", mult, shift, ocp)
+    f = dict(geom, row_pad=row_pad, in_zp=x.zero_point, out_offset=y.zero_point, act_min=amin, act_max=amax,
+             fast_rq=fast, weights=f"{p}_w", bias=f"{p}_bias", rq=f"{p}_rq")
+    defs += _conv_struct(p, f)
+    border = (geom["pad_top"] or geom["pad_left"] or geom["dil_w"] != 1 or
+              (geom["out_h"] - 1) * geom["stride_h"] + (geom["k_h"] - 1) * geom["dil_h"] >= geom["in_h"] + geom["pad_top"] or
+              (geom["out_w"] - 1) * geom["stride_w"] + (geom["k_w"] - 1) * geom["dil_w"] >= geom["in_w"] + geom["pad_left"])
+    scratch = geom["k_h"] * row_pad if border else 0
+    call = f"mcbk_conv2d(&{p}, {{T{x.index}}}, {{T{y.index}}}, {{S}});"
+    return Step(op.index, op.opcode, [x.index], [y.index], macs, defs, call, weight_bytes=weight_bytes,
+                scratch_bytes=scratch, stream=_stream(geom), overread=row_pad - w.shape[2])
+
+
+def _stream(geom: dict) -> dict | None:
+    """Row geometry of an op that reads its input and writes its output in raster order."""
+    if geom["batches"] != 1:
+        return None
+    return {k: geom[k] for k in ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "stride_h",
+                                 "dil_h", "pad_top")}
 
 
 def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
@@ -148,25 +201,29 @@ def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
     if nscale not in (1, oc):
         raise Unsupported(f"{nscale} filter scales for {oc} output channels")
     mult, shift = quant.per_channel_multipliers(x.scale, w.scales, y.scale, oc)
-    defs, bias_name = _bias(g, op, 2, oc, p)
-    defs += _c_array("int32_t", f"{p}_mult", mult) + _c_array("int32_t", f"{p}_shift", shift)
-    if depthwise:
-        defs += _c_array("int8_t", f"{p}_w", w.data.reshape(-1))
-        fields = [n, h, wd, c, oh, ow, oc, oc // c, kh, kw, sh, sw, dh, dw, pt, pl, -x.zero_point,
-                  y.zero_point, amin, amax, f"{p}_w", bias_name, f"{p}_mult", f"{p}_shift"]
-        defs += f"static const mcbk_dwconv_t {p} = {{{', '.join(map(str, fields))}}};\n"
-        call = f"mcbk_dwconv2d(&{p}, {{T{x.index}}}, {{T{y.index}}});"
-        macs = n * oh * ow * oc * kh * kw
-    else:
-        defs += _c_array("int8_t", f"{p}_w", group_weights(w.data.reshape(oc, kh * kw, c)))
-        defs += _conv_struct(p, dict(batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, k_h=kh,
-                                     k_w=kw, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=pt,
-                                     pad_left=pl, in_offset=-x.zero_point, out_offset=y.zero_point,
-                                     act_min=amin, act_max=amax, weights=f"{p}_w", bias=bias_name,
-                                     mult=f"{p}_mult", shift=f"{p}_shift"))
-        call = f"mcbk_conv2d(&{p}, {{T{x.index}}}, {{T{y.index}}});"
-        macs = n * oh * ow * oc * kh * kw * c
-    return Step(op.index, op.opcode, [x.index], [y.index], macs, defs, call, weight_bytes=w.size)
+    bias = _bias_values(g, op, 2, oc)
+    geom = dict(batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, k_h=kh, k_w=kw,
+                stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=pt, pad_left=pl)
+    if not depthwise:
+        return _gemm_step(op, p, x, y, w.data.reshape(oc, kh, kw * c), bias, mult, shift, geom, amin, amax,
+                          n * oh * ow * oc * kh * kw * c, w.size)
+    dm = oc // c
+    wt = w.data.reshape(kh * kw, oc)                     # [taps][oc]
+    rest_c0 = (c // 4) * 4 if dm == 1 else 0
+    groups = rest_c0 // 4
+    # int16 weights of 4-channel groups in the SIMD order (c0, c2), (c1, c3) per tap
+    wext = wt[:, :rest_c0].reshape(kh * kw, groups, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2)
+    defs = _c_array("int16_t", f"{p}_wext", wext.astype(np.int16))
+    defs += _c_array("int8_t", f"{p}_wrest", wt[:, rest_c0:])
+    defs += _c_array("int32_t", f"{p}_bias", _wrap32(bias))
+    defs += _rq_array(f"{p}_rq", mult, shift, oc)
+    fast = _fast_rq(bias, np.abs(wt.astype(np.int64)).sum(axis=0), shift)
+    fields = [n, h, wd, c, oh, ow, oc, dm, kh, kw, sh, sw, dh, dw, pt, pl, -x.zero_point,
+              y.zero_point, amin, amax, fast, rest_c0, f"{p}_wext", f"{p}_wrest", f"{p}_bias", f"{p}_rq"]
+    defs += f"static const mcbk_dwconv_t {p} = {{{', '.join(map(str, fields))}}};\n"
+    call = f"mcbk_dwconv2d(&{p}, {{T{x.index}}}, {{T{y.index}}});"
+    return Step(op.index, op.opcode, [x.index], [y.index], n * oh * ow * oc * kh * kw, defs, call,
+                weight_bytes=w.size, stream=_stream(geom) if dm == 1 else None)
 
 
 def lower_fc(g: Graph, op: Operator, p: str) -> Step:
@@ -191,16 +248,13 @@ def lower_fc(g: Graph, op: Operator, p: str) -> Step:
     else:
         m, s = quant.fc_per_tensor_multiplier(x.scale, float(w.scales[0]), y.scale)
         mult, shift = [m] * oc, [s] * oc
-    defs, bias_name = _bias(g, op, 2, oc, p)
-    defs += _c_array("int32_t", f"{p}_mult", mult) + _c_array("int32_t", f"{p}_shift", shift)
-    defs += _c_array("int8_t", f"{p}_w", group_weights(w.data.reshape(oc, 1, ic)))
-    defs += _conv_struct(p, dict(batches=batches, in_h=1, in_w=1, in_c=ic, out_h=1, out_w=1, out_c=oc, k_h=1,
-                                 k_w=1, stride_h=1, stride_w=1, dil_h=1, dil_w=1, pad_top=0, pad_left=0,
-                                 in_offset=-x.zero_point, out_offset=y.zero_point, act_min=amin,
-                                 act_max=amax, weights=f"{p}_w", bias=bias_name, mult=f"{p}_mult",
-                                 shift=f"{p}_shift"))
-    return Step(op.index, op.opcode, [x.index], [y.index], batches * oc * ic, defs,
-                f"mcbk_conv2d(&{p}, {{T{x.index}}}, {{T{y.index}}});", weight_bytes=w.size)
+    bias = _bias_values(g, op, 2, oc)
+    geom = dict(batches=batches, in_h=1, in_w=1, in_c=ic, out_h=1, out_w=1, out_c=oc, k_h=1, k_w=1,
+                stride_h=1, stride_w=1, dil_h=1, dil_w=1, pad_top=0, pad_left=0)
+    step = _gemm_step(op, p, x, y, w.data.reshape(oc, 1, ic), bias, mult, shift, geom, amin, amax,
+                      batches * oc * ic, w.size)
+    step.stream = None  # every output reads the whole input row
+    return step
 
 
 def lower_pool(g: Graph, op: Operator, p: str, is_max: bool) -> Step:

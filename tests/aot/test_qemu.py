@@ -1,0 +1,74 @@
+"""The AOT runtime end to end on the emulated Cortex-M4: quantize → compile → PlatformIO build
+→ QEMU → result, for every example model, checked bit for bit against the host TFLM interpreter.
+
+Models come from `mcubench.runtimes.aot.reference_models` (the examples quantized with the
+int8 recipe, cached in the work dir); images are cached by content, so a re-run only runs QEMU.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import mcubench, require_tool
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = ("digits", "sine", "kws_dscnn")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tools():
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+
+
+@pytest.fixture(scope="module")
+def example_paths():
+    pytest.importorskip("tensorflow")
+    from mcubench.runtimes.aot.reference_models import model_path
+
+    return {name: model_path(name) for name in EXAMPLES}
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_runs_on_qemu_and_matches_host_tflm(name, example_paths):
+    # The CLI contract: `mcubench bench MODEL.tflite --runtime aot --json`.
+    proc = mcubench("bench", str(example_paths[name]), "--runtime", "aot", "--json", "--warmup", "0", "--runs", "2")
+    assert proc.returncode == 0, f"bench failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    result = json.loads(proc.stdout)
+    assert result["identity"]["runtime"] == "aot"
+    assert result["identity"]["target"] == "qemu"
+    assert result["outputs_match"] is True, result["correctness"]
+    assert result["correctness"]["compared_with"] == "tflm-host"
+    assert result["correctness"]["max_abs_diff"] == 0
+    assert result["latency"]["unit"] == "instructions"
+    assert result["instructions"] > 0
+    # Per-operator figures cover the model's operators and add up to (about) the whole run.
+    ops = result["ops"]
+    assert ops and all(o["unit"] == "instructions" for o in ops)
+    total = sum(o["value"] for o in ops)
+    assert total <= result["instructions"] * 1.02 + 200
+    assert total >= result["instructions"] * 0.9 - 200
+    assert result["memory"]["arena_allocated_bytes"] > 0
+
+
+def test_dsp_and_portable_kernels_agree_bit_for_bit_on_qemu(example_paths):
+    from mcubench.models_bridge import workload_for_model
+    from mcubench.pipeline import BenchRequest, run_bench
+
+    results = {}
+    for dsp in (True, False):
+        workload, runtime, extras = workload_for_model(example_paths["kws_dscnn"], "aot")
+        workload.warmup, workload.runs = 0, 1
+        workload.extra["dsp"] = dsp
+        outcome = run_bench(BenchRequest(workload=workload, runtime=runtime, target="qemu", **extras))
+        results[dsp] = outcome.result
+    dsp, portable = results[True], results[False]
+    assert dsp["identity"]["workload"]["params"]["kernels"] == "dsp"
+    assert portable["identity"]["workload"]["params"]["kernels"] == "portable"
+    assert dsp["outputs_match"] is True and portable["outputs_match"] is True
+    assert dsp["correctness"]["output_hex"] == portable["correctness"]["output_hex"]
+    # Two really different builds: the SIMD path does the same work in far fewer instructions.
+    assert dsp["instructions"] < 0.8 * portable["instructions"]
