@@ -132,9 +132,8 @@ static int count_leading_zeros(uint32_t x) {
 
 /* ---- requantization ------------------------------------------------------------------------ */
 
-/* (a * 2^(ls+1) * mult + 2^31) >> 32: the doubling high multiply with TFLite's rounding when
- * |a << ls| < 2^30 (then 2*(a << ls) cannot overflow and floor((2xm + 2^31) / 2^32) equals
- * SaturatingRoundingDoublingHighMul(x, m) = floor((xm + 2^30) / 2^31)). */
+/* (a * b + 2^31) >> 32. With a = 2x and |x| < 2^30 this equals TFLite's
+ * SaturatingRoundingDoublingHighMul(x, b) = floor((x*b + 2^30) / 2^31). */
 static inline int32_t smmulr(int32_t a, int32_t b) {
 #if MCBK_USE_DSP
     int32_t r;
@@ -145,21 +144,49 @@ static inline int32_t smmulr(int32_t a, int32_t b) {
 #endif
 }
 
-/* Rounding right shift, halves away from zero, for e > 0 and x not within `half` of INT32_MAX. */
-static inline int32_t rshift_round(int32_t x, int32_t e, int32_t half) {
-    return (x + half + (x >> 31)) >> e;
+static inline int32_t ssat8(int32_t v) {
+#if MCBK_USE_DSP
+    return __ssat(v, 8);
+#else
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
 }
 
-static inline int32_t requant(int32_t acc, const mcbk_rq_t *q, int fast) {
-    int32_t h;
+/* acc -> output value (zero point added, saturated to int8, not yet clamped to the fused
+ * activation). The fast form is used when the compiler proved |acc| < 2^30, ls == 0 and
+ * 1 <= rs <= 22 for every channel: the rounding right shift (halves away from zero) then
+ * takes the output zero point in its rounding constant rnd = 2^(rs-1) + (zp << rs). */
+static inline int32_t requant(int32_t acc, const mcbk_rq_t *q, int fast, int32_t zp) {
     if (fast) {
-        h = smmulr(shl_wrap(acc, q->ls + 1), q->mult);
-        if (q->rs > 0) h = rshift_round(h, q->rs, q->half);
-    } else {
-        h = rounding_divide_by_pot(sat_rounding_doubling_high_mul(shl_wrap(acc, q->ls), q->mult), q->rs);
+        const int32_t h = smmulr(acc << 1, q->mult);
+        return ssat8((h + q->rnd + (h >> 31)) >> q->rs);
     }
-    return h;
+    const int32_t h = rounding_divide_by_pot(sat_rounding_doubling_high_mul(shl_wrap(acc, q->ls), q->mult), q->rs);
+    return ssat8(h + zp);
 }
+
+/* Four int8 outputs (already saturated) clamped to [lo, hi] and stored as one word. */
+static inline void store4(int8_t *o, int32_t v0, int32_t v1, int32_t v2, int32_t v3, uint32_t lo4, uint32_t hi4,
+                          int32_t lo, int32_t hi) {
+#if MCBK_USE_DSP
+    uint32_t w = ((uint32_t)v0 & 0xFFu) | (((uint32_t)v1 & 0xFFu) << 8) | (((uint32_t)v2 & 0xFFu) << 16) |
+                 ((uint32_t)v3 << 24);
+    (void)__ssub8(w, lo4);
+    w = __sel(w, lo4);
+    (void)__ssub8(w, hi4);
+    w = __sel(hi4, w);
+    memcpy(o, &w, 4);
+    (void)lo; (void)hi;
+#else
+    (void)lo4; (void)hi4;
+    o[0] = (int8_t)(v0 < lo ? lo : (v0 > hi ? hi : v0));
+    o[1] = (int8_t)(v1 < lo ? lo : (v1 > hi ? hi : v1));
+    o[2] = (int8_t)(v2 < lo ? lo : (v2 > hi ? hi : v2));
+    o[3] = (int8_t)(v3 < lo ? lo : (v3 > hi ? hi : v3));
+#endif
+}
+
+static inline uint32_t splat4(int32_t v) { return ((uint32_t)v & 0xFFu) * 0x01010101u; }
 
 static inline int8_t store_act(int32_t v, int32_t lo, int32_t hi) {
     v = v < lo ? lo : v;
@@ -269,6 +296,7 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
     const int32_t full_groups = OC >> 2;
     const int32_t in_row_stride = p->dil_h * W * C;
     const int32_t lo = p->act_min, hi = p->act_max, zp_out = p->out_offset, fast = p->fast_rq;
+    const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
     const int32_t span_h = (KH - 1) * p->dil_h, span_w = (p->k_w - 1) * p->dil_w;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (size_t)b * H * W * C;
@@ -297,14 +325,12 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
                     for (int32_t ky = 0; ky < KH; ++ky, x += stride) dot_row4(x, &w, n4, &a0, &a1, &a2, &a3);
                     int8_t *og = o + 4 * g;
                     if (g < full_groups) {
-                        og[0] = store_act(requant(a0, &rq[0], fast) + zp_out, lo, hi);
-                        og[1] = store_act(requant(a1, &rq[1], fast) + zp_out, lo, hi);
-                        og[2] = store_act(requant(a2, &rq[2], fast) + zp_out, lo, hi);
-                        og[3] = store_act(requant(a3, &rq[3], fast) + zp_out, lo, hi);
+                        store4(og, requant(a0, &rq[0], fast, zp_out), requant(a1, &rq[1], fast, zp_out),
+                               requant(a2, &rq[2], fast, zp_out), requant(a3, &rq[3], fast, zp_out), lo4, hi4, lo, hi);
                     } else {
                         const int32_t acc[4] = {a0, a1, a2, a3};
                         for (int32_t j = 0; j < OC - 4 * g; ++j)
-                            og[j] = store_act(requant(acc[j], &rq[j], fast) + zp_out, lo, hi);
+                            og[j] = store_act(requant(acc[j], &rq[j], fast, zp_out), lo, hi);
                     }
                 }
             }
@@ -320,52 +346,43 @@ static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t x) {
     __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
     return r;
 }
-#endif
-
-/* Channels [4g, 4g+4) of one output pixel over the valid taps, depth multiplier 1. */
-static inline void dw_group4(const mcbk_dwconv_t *p, const int8_t *x0, const int16_t *wg,
-                             int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, int32_t acc[4]) {
-    const int32_t C = p->in_c, KW = p->k_w;
-    const int32_t xstep = p->dil_w * C, ystep = p->dil_h * p->in_w * C;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-#if MCBK_USE_DSP
-    const uint32_t offp = ((uint32_t)p->in_offset & 0xFFFFu) | ((uint32_t)p->in_offset << 16);
+/* one tap of 4 channels: x at xp (4 bytes), int16 weights (c0,c2),(c1,c3) at wp */
+#define MCBK_DW_TAP(xp, wp)                                                    \
+    do {                                                                       \
+        const uint32_t xv_ = (uint32_t)read32(xp);                             \
+        uint32_t wa_, wb_;                                                     \
+        memcpy(&wa_, (wp), 4);                                                 \
+        memcpy(&wb_, (wp) + 2, 4);                                             \
+        const int32_t xa_ = (int32_t)__sxtab16(offp, xv_);                    \
+        const int32_t xb_ = (int32_t)sxtab16_ror8(offp, xv_);                 \
+        a0 = __smlabb(xa_, (int32_t)wa_, a0);                                  \
+        a2 = __smlatt(xa_, (int32_t)wa_, a2);                                  \
+        a1 = __smlabb(xb_, (int32_t)wb_, a1);                                  \
+        a3 = __smlatt(xb_, (int32_t)wb_, a3);                                  \
+    } while (0)
 #else
-    const int32_t off = p->in_offset;
+#define MCBK_DW_TAP(xp, wp)                                                    \
+    do {                                                                       \
+        const int8_t *x_ = (xp);                                               \
+        const int16_t *w_ = (wp);                                              \
+        a0 += w_[0] * (x_[0] + off);                                           \
+        a2 += w_[1] * (x_[2] + off);                                           \
+        a1 += w_[2] * (x_[1] + off);                                           \
+        a3 += w_[3] * (x_[3] + off);                                           \
+    } while (0)
 #endif
-    const int8_t *xr = x0 + (size_t)ky0 * ystep + (size_t)kx0 * xstep;
-    const int16_t *wr = wg + ((size_t)ky0 * KW + kx0) * 4;
-    for (int32_t ky = ky0; ky < ky1; ++ky, xr += ystep, wr += 4 * KW) {
-        const int8_t *x = xr;
-        const int16_t *w = wr;
-        for (int32_t kx = kx0; kx < kx1; ++kx, x += xstep, w += 4) {
-#if MCBK_USE_DSP
-            const uint32_t xv = (uint32_t)read32(x);
-            uint32_t wa, wb;
-            memcpy(&wa, w, 4);
-            memcpy(&wb, w + 2, 4);
-            const int32_t xa = (int32_t)__sxtab16(offp, xv);
-            const int32_t xb = (int32_t)sxtab16_ror8(offp, xv);
-            a0 = __smlabb(xa, (int32_t)wa, a0);
-            a2 = __smlatt(xa, (int32_t)wa, a2);
-            a1 = __smlabb(xb, (int32_t)wb, a1);
-            a3 = __smlatt(xb, (int32_t)wb, a3);
-#else
-            a0 += w[0] * (x[0] + off);
-            a2 += w[1] * (x[2] + off);
-            a1 += w[2] * (x[1] + off);
-            a3 += w[3] * (x[3] + off);
-#endif
-        }
-    }
-    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
-}
 
 void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out) {
     const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c, DM = p->depth_mult;
     const int32_t KH = p->k_h, KW = p->k_w, off = p->in_offset, fast = p->fast_rq;
     const int32_t lo = p->act_min, hi = p->act_max, zp_out = p->out_offset;
+    const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
     const int32_t groups = p->rest_c0 >> 2, rest_w = OC - p->rest_c0;
+    const int32_t xstep = p->dil_w * C, ystep = p->dil_h * W * C;
+    const int is3x3 = KH == 3 && KW == 3;
+#if MCBK_USE_DSP
+    const uint32_t offp = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+#endif
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (size_t)b * H * W * C;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
@@ -379,14 +396,35 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out) {
                 int8_t *o = out + (((size_t)b * p->out_h + oy) * p->out_w + ox) * OC;
                 /* origin of the window (may lie outside the input; only valid taps are read) */
                 const int8_t *x0 = in_b + ((ptrdiff_t)iy0 * W + ix0) * C;
-                for (int32_t g = 0; g < groups; ++g) {
+                const int full = is3x3 && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3;
+                const int16_t *wg = p->wext;
+                for (int32_t g = 0; g < groups; ++g, wg += KH * KW * 4) {
                     const int32_t c = 4 * g;
-                    int32_t acc[4] = {p->bias[c], p->bias[c + 1], p->bias[c + 2], p->bias[c + 3]};
-                    dw_group4(p, x0 + c, p->wext + (size_t)g * KH * KW * 4, ky0, ky1, kx0, kx1, acc);
-                    o[c] = store_act(requant(acc[0], &p->rq[c], fast) + zp_out, lo, hi);
-                    o[c + 1] = store_act(requant(acc[1], &p->rq[c + 1], fast) + zp_out, lo, hi);
-                    o[c + 2] = store_act(requant(acc[2], &p->rq[c + 2], fast) + zp_out, lo, hi);
-                    o[c + 3] = store_act(requant(acc[3], &p->rq[c + 3], fast) + zp_out, lo, hi);
+                    int32_t a0 = p->bias[c], a1 = p->bias[c + 1], a2 = p->bias[c + 2], a3 = p->bias[c + 3];
+                    if (full) {
+                        /* interior of a 3x3 window: no bounds, all nine taps unrolled */
+                        const int8_t *r0 = x0 + c, *r1 = r0 + ystep, *r2 = r1 + ystep;
+                        MCBK_DW_TAP(r0, wg);
+                        MCBK_DW_TAP(r0 + xstep, wg + 4);
+                        MCBK_DW_TAP(r0 + 2 * xstep, wg + 8);
+                        MCBK_DW_TAP(r1, wg + 12);
+                        MCBK_DW_TAP(r1 + xstep, wg + 16);
+                        MCBK_DW_TAP(r1 + 2 * xstep, wg + 20);
+                        MCBK_DW_TAP(r2, wg + 24);
+                        MCBK_DW_TAP(r2 + xstep, wg + 28);
+                        MCBK_DW_TAP(r2 + 2 * xstep, wg + 32);
+                    } else {
+                        const int8_t *xr = x0 + c + (ptrdiff_t)ky0 * ystep + (ptrdiff_t)kx0 * xstep;
+                        const int16_t *wr = wg + ((size_t)ky0 * KW + kx0) * 4;
+                        for (int32_t ky = ky0; ky < ky1; ++ky, xr += ystep, wr += 4 * KW) {
+                            const int8_t *x = xr;
+                            const int16_t *w = wr;
+                            for (int32_t kx = kx0; kx < kx1; ++kx, x += xstep, w += 4) MCBK_DW_TAP(x, w);
+                        }
+                    }
+                    store4(o + c, requant(a0, &p->rq[c], fast, zp_out), requant(a1, &p->rq[c + 1], fast, zp_out),
+                           requant(a2, &p->rq[c + 2], fast, zp_out), requant(a3, &p->rq[c + 3], fast, zp_out),
+                           lo4, hi4, lo, hi);
                 }
                 for (int32_t oc = p->rest_c0; oc < OC; ++oc) {
                     const int32_t c = oc / DM;
@@ -398,7 +436,7 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out) {
                                    (in_b[((size_t)iy * W + ix) * C + c] + off);
                         }
                     }
-                    o[oc] = store_act(requant(acc, &p->rq[oc], fast) + zp_out, lo, hi);
+                    o[oc] = store_act(requant(acc, &p->rq[oc], fast, zp_out), lo, hi);
                 }
             }
         }

@@ -31,9 +31,10 @@ extern "C" {
 const char *mcbk_path(void);
 
 /* Per-output-channel requantization, precomputed at compile time from TFLite's (multiplier,
- * shift): ls = max(shift, 0), rs = max(-shift, 0), half = (1 << rs) >> 1. */
+ * shift): ls = max(shift, 0), rs = max(-shift, 0), and the rounding constant of the short form
+ * rnd = 2^(rs-1) + (output zero point << rs) (see requant() in mcb_kernels.c). */
 typedef struct mcbk_rq {
-    int32_t mult, ls, rs, half;
+    int32_t mult, ls, rs, rnd;
 } mcbk_rq_t;
 
 /* CONV_2D (NHWC input) and FULLY_CONNECTED (a 1x1 convolution over `batches` 1x1 images).
@@ -52,7 +53,7 @@ typedef struct mcbk_conv {
     int32_t in_zp;        /* input zero point: the value padding reads */
     int32_t out_offset;   /* output zero point */
     int32_t act_min, act_max;
-    int32_t fast_rq;      /* 1: every accumulator is below 2^30 (checked at compile time) */
+    int32_t fast_rq;      /* 1: the short requantization is exact (checked at compile time) */
     const int8_t *weights;   /* grouped layout */
     const int32_t *bias;     /* folded; one per channel of the padded groups */
     const mcbk_rq_t *rq;     /* one per channel of the padded groups */

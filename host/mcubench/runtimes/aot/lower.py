@@ -103,21 +103,24 @@ def _wrap32(v) -> np.ndarray:
     return (np.asarray(v, np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
 
-def _rq_array(name: str, mult, shift, n: int) -> str:
+def _rq_array(name: str, mult, shift, n: int, out_zp: int) -> str:
     rows = []
     for k in range(n):
-        m, s = (int(mult[k]), int(shift[k])) if k < len(mult) else (0, 0)
+        m, s = (int(mult[k]), int(shift[k])) if k < len(mult) else (0, 1)
         ls, rs = max(s, 0), max(-s, 0)
-        rows.append(f"{{{m}, {ls}, {rs}, {(1 << rs) >> 1}}}")
+        rnd = ((1 << rs) >> 1) + (out_zp << rs) if 1 <= rs <= 22 else 0
+        rows.append(f"{{{m}, {ls}, {rs}, {rnd}}}")
     return f"static const mcbk_rq_t {name}[{max(n, 1)}] = {{{', '.join(rows) or '{0, 0, 0, 0}'}}};\n"
 
 
 def _fast_rq(bias: np.ndarray, abs_wsum: np.ndarray, shift) -> int:
-    """1 when every channel's accumulator, shifted left, stays below 2^30 for any int8 input:
-    |bias| + 255 * sum|w| bounds |acc| (each input minus its zero point lies in [-255, 255])."""
+    """1 when the kernels' short requantization is exact for every channel: |acc| < 2^30 for any
+    int8 input (|bias| + 255 * sum|w| bounds it: each input minus its zero point lies in
+    [-255, 255]), no left shift, and a right shift of 1..22 (the output zero point then fits in
+    the rounding constant without overflow)."""
     bound = np.abs(bias.astype(np.int64)) + 255 * abs_wsum.astype(np.int64)
-    ls = np.maximum(np.asarray(shift, np.int64), 0)
-    return int(bool(np.all((bound << ls) < (1 << 30))))
+    rs = -np.asarray(shift, np.int64)
+    return int(bool(np.all(bound < (1 << 30)) and np.all((rs >= 1) & (rs <= 22))))
 
 
 def _conv_struct(name: str, f: dict) -> str:
@@ -148,7 +151,7 @@ def _gemm_step(op: Operator, p: str, x: Tensor, y: Tensor, w: np.ndarray, bias: 
     fast = _fast_rq(bias, np.abs(w.reshape(oc, -1).astype(np.int64)).sum(axis=1), shift)
     defs = _c_array("int8_t", f"{p}_w", layout)
     defs += _c_array("int32_t", f"{p}_bias", _wrap32(folded))
-    defs += _rq_array(f"{p}_rq", mult, shift, ocp)
+    defs += _rq_array(f"{p}_rq", mult, shift, ocp, y.zero_point)
     f = dict(geom, row_pad=row_pad, in_zp=x.zero_point, out_offset=y.zero_point, act_min=amin, act_max=amax,
              fast_rq=fast, weights=f"{p}_w", bias=f"{p}_bias", rq=f"{p}_rq")
     defs += _conv_struct(p, f)
@@ -216,7 +219,7 @@ def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
     defs = _c_array("int16_t", f"{p}_wext", wext.astype(np.int16))
     defs += _c_array("int8_t", f"{p}_wrest", wt[:, rest_c0:])
     defs += _c_array("int32_t", f"{p}_bias", _wrap32(bias))
-    defs += _rq_array(f"{p}_rq", mult, shift, oc)
+    defs += _rq_array(f"{p}_rq", mult, shift, oc, y.zero_point)
     fast = _fast_rq(bias, np.abs(wt.astype(np.int64)).sum(axis=0), shift)
     fields = [n, h, wd, c, oh, ow, oc, dm, kh, kw, sh, sw, dh, dw, pt, pl, -x.zero_point,
               y.zero_point, amin, amax, fast, rest_c0, f"{p}_wext", f"{p}_wrest", f"{p}_bias", f"{p}_rq"]
