@@ -360,7 +360,35 @@ static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t x) {
         a1 = __smlabb(xb_, (int32_t)wb_, a1);                                  \
         a3 = __smlatt(xb_, (int32_t)wb_, a3);                                  \
     } while (0)
+/* three taps of a kernel row (x, x + xstep, x + 2*xstep), 4 channels; advances w by 3 taps */
+#define MCBK_DW_ASM_TAP(XOFF)                                        \
+    "ldr %[xb], [%[x]" XOFF "]\n\t"                                  \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t"                              \
+    "sxtab16 %[xa], %[offp], %[xb]\n\t"                              \
+    "sxtab16 %[xb], %[offp], %[xb], ror #8\n\t"                      \
+    "smlabb %[a0], %[xa], %[wa], %[a0]\n\t"                          \
+    "smlatt %[a2], %[xa], %[wa], %[a2]\n\t"                          \
+    "smlabb %[a1], %[xb], %[wb], %[a1]\n\t"                          \
+    "smlatt %[a3], %[xb], %[wb], %[a3]\n\t"
+#define MCBK_DW_ROW3(xp, wp)                                                                   \
+    do {                                                                                       \
+        uint32_t xa_, xb_, wa_, wb_;                                                           \
+        __asm__ volatile(MCBK_DW_ASM_TAP("") MCBK_DW_ASM_TAP(", %[xs]") MCBK_DW_ASM_TAP(", %[xs], lsl #1") \
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(wp), \
+                           [xa] "=&r"(xa_), [xb] "=&r"(xb_), [wa] "=&r"(wa_), [wb] "=&r"(wb_)       \
+                         : [x] "r"(xp), [xs] "r"(xs), [offp] "r"(offp)                              \
+                         : "memory");                                                          \
+    } while (0)
 #else
+#define MCBK_DW_ROW3(xp, wp)                                                                   \
+    do {                                                                                       \
+        MCBK_DW_TAP(xp, wp);                                                                   \
+        MCBK_DW_TAP((xp) + xs, (wp) + 4);                                                      \
+        MCBK_DW_TAP((xp) + 2 * xs, (wp) + 8);                                                  \
+        wp += 12;                                                                              \
+    } while (0)
+#endif
+#if !MCBK_USE_DSP
 #define MCBK_DW_TAP(xp, wp)                                                    \
     do {                                                                       \
         const int8_t *x_ = (xp);                                               \
@@ -372,7 +400,22 @@ static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t x) {
     } while (0)
 #endif
 
-void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out) {
+/* A 3x3 window that leaves the input, gathered as [3][3][C] with the input zero point where
+ * it leaves (those taps then add (zp - zp) * w = 0, as TFLM's skipped taps do). */
+static void dw_gather3x3(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *scratch) {
+    const int32_t C = p->in_c;
+    const int8_t zp = (int8_t)(-p->in_offset);
+    for (int32_t ky = 0; ky < 3; ++ky) {
+        const int32_t iy = iy0 + ky * p->dil_h;
+        for (int32_t kx = 0; kx < 3; ++kx, scratch += C) {
+            const int32_t ix = ix0 + kx * p->dil_w;
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) memset(scratch, zp, (size_t)C);
+            else memcpy(scratch, in_b + ((size_t)iy * p->in_w + ix) * C, (size_t)C);
+        }
+    }
+}
+
+void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c, DM = p->depth_mult;
     const int32_t KH = p->k_h, KW = p->k_w, off = p->in_offset, fast = p->fast_rq;
     const int32_t lo = p->act_min, hi = p->act_max, zp_out = p->out_offset;
@@ -396,23 +439,29 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out) {
                 int8_t *o = out + (((size_t)b * p->out_h + oy) * p->out_w + ox) * OC;
                 /* origin of the window (may lie outside the input; only valid taps are read) */
                 const int8_t *x0 = in_b + ((ptrdiff_t)iy0 * W + ix0) * C;
-                const int full = is3x3 && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3;
+                const int inside = ky0 == 0 && ky1 == KH && kx0 == 0 && kx1 == KW;
+                const int full = is3x3 && groups > 0;
+                const int8_t *xw = x0;          /* the window's origin, its column and row steps */
+                int32_t xs = xstep, ys = ystep;
+                if (full && !inside) {
+                    dw_gather3x3(p, in_b, iy0, ix0, scratch);
+                    xw = scratch;
+                    xs = C;
+                    ys = 3 * C;
+                }
                 const int16_t *wg = p->wext;
                 for (int32_t g = 0; g < groups; ++g, wg += KH * KW * 4) {
                     const int32_t c = 4 * g;
                     int32_t a0 = p->bias[c], a1 = p->bias[c + 1], a2 = p->bias[c + 2], a3 = p->bias[c + 3];
                     if (full) {
                         /* interior of a 3x3 window: no bounds, all nine taps unrolled */
-                        const int8_t *r0 = x0 + c, *r1 = r0 + ystep, *r2 = r1 + ystep;
-                        MCBK_DW_TAP(r0, wg);
-                        MCBK_DW_TAP(r0 + xstep, wg + 4);
-                        MCBK_DW_TAP(r0 + 2 * xstep, wg + 8);
-                        MCBK_DW_TAP(r1, wg + 12);
-                        MCBK_DW_TAP(r1 + xstep, wg + 16);
-                        MCBK_DW_TAP(r1 + 2 * xstep, wg + 20);
-                        MCBK_DW_TAP(r2, wg + 24);
-                        MCBK_DW_TAP(r2 + xstep, wg + 28);
-                        MCBK_DW_TAP(r2 + 2 * xstep, wg + 32);
+                        const int8_t *r = xw + c;
+                        const int16_t *wt = wg;
+                        MCBK_DW_ROW3(r, wt);
+                        r += ys;
+                        MCBK_DW_ROW3(r, wt);
+                        r += ys;
+                        MCBK_DW_ROW3(r, wt);
                     } else {
                         const int8_t *xr = x0 + c + (ptrdiff_t)ky0 * ystep + (ptrdiff_t)kx0 * xstep;
                         const int16_t *wr = wg + ((size_t)ky0 * KW + kx0) * 4;

@@ -74,7 +74,8 @@ typedef struct mcbk_dwconv {
     const int32_t *bias;     /* out_c entries */
     const mcbk_rq_t *rq;     /* out_c entries */
 } mcbk_dwconv_t;
-void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out);
+/* scratch: 9 * in_c bytes for 3x3 kernels whose windows leave the input (else unused) */
+void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
 
 /* AVERAGE_POOL_2D / MAX_POOL_2D. */
 typedef struct mcbk_pool {

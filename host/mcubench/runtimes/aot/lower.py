@@ -224,9 +224,10 @@ def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
     fields = [n, h, wd, c, oh, ow, oc, dm, kh, kw, sh, sw, dh, dw, pt, pl, -x.zero_point,
               y.zero_point, amin, amax, fast, rest_c0, f"{p}_wext", f"{p}_wrest", f"{p}_bias", f"{p}_rq"]
     defs += f"static const mcbk_dwconv_t {p} = {{{', '.join(map(str, fields))}}};\n"
-    call = f"mcbk_dwconv2d(&{p}, {{T{x.index}}}, {{T{y.index}}});"
+    call = f"mcbk_dwconv2d(&{p}, {{T{x.index}}}, {{T{y.index}}}, {{S}});"
+    scratch = 9 * c if (kh, kw) == (3, 3) and rest_c0 else 0
     return Step(op.index, op.opcode, [x.index], [y.index], n * oh * ow * oc * kh * kw, defs, call,
-                weight_bytes=w.size, stream=_stream(geom) if dm == 1 else None)
+                weight_bytes=w.size, stream=_stream(geom) if dm == 1 else None, scratch_bytes=scratch)
 
 
 def lower_fc(g: Graph, op: Operator, p: str) -> Step:
