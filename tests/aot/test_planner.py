@@ -10,6 +10,8 @@ from mcubench.runtimes.aot.planner import plan_memory
 
 
 def _no_overlap(plan, steps, sizes):
+    """No two tensors live at the same time share bytes, except a streaming op's input and
+    output placed with the output at least the op's margin below the input."""
     live = {}
     n = len(steps)
     for t in sizes:
@@ -23,9 +25,17 @@ def _no_overlap(plan, steps, sizes):
                 continue
             if live[a][1] < live[b][0] or live[b][1] < live[a][0]:
                 continue
-            ra = (plan.offsets[a], plan.offsets[a] + sizes[a])
-            rb = (plan.offsets[b], plan.offsets[b] + sizes[b])
-            assert ra[1] <= rb[0] or rb[1] <= ra[0], f"tensors {a} and {b} overlap while both live"
+            for i, o in ((a, b), (b, a)):
+                if (i, o) in (plan.overlaps or {}):
+                    assert plan.offsets[i] - plan.offsets[o] >= plan.overlaps[(i, o)] or \
+                        plan.offsets[o] + sizes[o] <= plan.offsets[i] or plan.offsets[i] + sizes[i] <= plan.offsets[o]
+                    break
+            else:
+                ra = (plan.offsets[a], plan.offsets[a] + sizes[a])
+                rb = (plan.offsets[b], plan.offsets[b] + sizes[b])
+                assert ra[1] <= rb[0] or rb[1] <= ra[0], f"tensors {a} and {b} overlap while both live"
+                continue
+            continue
     assert plan.arena_bytes >= max(sizes.values())
     return n
 
@@ -54,10 +64,31 @@ def test_generated_plans_are_sound_and_smaller_than_tflm(name, all_models, tmp_p
     from mcubench.runtimes.aot.graph import parse_tflite
     from mcubench.models.tflm_host import exact_arena
 
-    project = compile_model(all_models[name], tmp_path, dsp=False, profile_ops=False)
+    project = compile_model(all_models[name], tmp_path, dsp=False, profile_ops=False, keep_inputs=False)
     g = parse_tflite(all_models[name])
     steps = lower_graph(g)
     sizes = {t: g.tensors[t].nbytes for t in project.plan.offsets}
     _no_overlap(project.plan, steps, sizes)
     tflm = exact_arena(all_models[name]).exact_bytes
     assert project.arena_bytes <= 0.7 * tflm, (project.arena_bytes, tflm)
+
+
+def test_streaming_ops_write_over_their_input():
+    # a 3x3 stride-1 convolution over 8 rows of 4x4 bytes: the output may start two input rows
+    # (one row of look-ahead, one row being written) below the input it consumes
+    geom = dict(in_h=8, in_w=4, in_c=4, out_h=8, out_w=4, out_c=4, k_h=3, stride_h=1, dil_h=1, pad_top=1)
+    steps = [Step(0, "CONV_2D", [0], [1], stream=geom)]
+    plan = plan_memory(steps, {0: 128, 1: 128}, {0}, {1}, keep_inputs=False)
+    assert plan.overlaps[(0, 1)] == 32
+    assert plan.offsets[0] - plan.offsets[1] == 32
+    assert plan.arena_bytes == 128 + 32
+    _no_overlap(plan, steps, {0: 128, 1: 128})
+    # kept inputs (repeated runs without re-copying) are never written over
+    plan = plan_memory(steps, {0: 128, 1: 128}, {0}, {1}, keep_inputs=True)
+    assert not plan.overlaps and plan.arena_bytes == 256
+    sizes = {0: 128, 1: 128, 2: 128}
+    # an input that is still needed later is never written over
+    steps = [Step(0, "CONV_2D", [0], [1], stream=geom), Step(1, "ADD", [0, 1], [2])]
+    plan = plan_memory(steps, sizes, {0}, {2}, keep_inputs=False)
+    assert not plan.overlaps
+    _no_overlap(plan, steps, sizes)

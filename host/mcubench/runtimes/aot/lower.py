@@ -279,8 +279,10 @@ def lower_pool(g: Graph, op: Operator, p: str, is_max: bool) -> Step:
     fields = [n, h, wd, c, oh, ow, fh, fw, sh, sw, pt, pl, amin, amax]
     defs = f"static const mcbk_pool_t {p} = {{{', '.join(map(str, fields))}}};\n"
     fn = "mcbk_max_pool" if is_max else "mcbk_avg_pool"
+    stream = None if n != 1 else dict(in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=c, k_h=fh,
+                                         stride_h=sh, dil_h=1, pad_top=pt)
     return Step(op.index, op.opcode, [x.index], [y.index], n * oh * ow * c * fh * fw, defs,
-                f"{fn}(&{p}, {{T{x.index}}}, {{T{y.index}}});")
+                f"{fn}(&{p}, {{T{x.index}}}, {{T{y.index}}});", stream=stream)
 
 
 def _broadcast_strides(in_shape, out4) -> list[int]:

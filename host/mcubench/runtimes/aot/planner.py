@@ -3,6 +3,11 @@
 Tensor lifetimes are op-index intervals; views (RESHAPE & co.) share their input's buffer, and
 element-wise ops whose input dies at that op write over it. Buffers are then placed greedily,
 largest first, at the lowest offset that does not overlap any buffer alive at the same time.
+
+Streaming ops (convolution, depthwise, pooling with one batch) read their input and write their
+output in raster order, so an output may overlap the input it consumes when the output starts
+at least `stream_margin` bytes before the input: every output row is then written over input
+rows no later output needs (the in-place scheme of TinyEngine/MCUNetV2, computed per layer).
 """
 
 from __future__ import annotations
@@ -26,10 +31,22 @@ class MemoryPlan:
     offsets: dict[int, int]     # tensor id -> byte offset in the arena
     arena_bytes: int
     buffers: list[Buffer]
+    overlaps: dict[tuple[int, int], int] = None  # (input tensor, output tensor) -> margin allowed
 
 
 def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def stream_margin(g: dict) -> int:
+    """Least (input offset - output offset) at which a streaming op may write over its input.
+
+    While output row oy is written, the kernel still reads input rows from oy*stride - pad_top
+    on (clipped at 0); everything written so far, rows 0..oy, must lie before that. Row
+    granularity is conservative for a kernel that writes pixel by pixel."""
+    out_row = g["out_w"] * g["out_c"]
+    in_row = g["in_w"] * g["in_c"]
+    return max((oy + 1) * out_row - max(0, oy * g["stride_h"] - g["pad_top"]) * in_row for oy in range(g["out_h"]))
 
 
 def plan_memory(steps, sizes: dict[int, int], graph_inputs, graph_outputs, keep_inputs: bool = True) -> MemoryPlan:
@@ -89,19 +106,86 @@ def plan_memory(steps, sizes: dict[int, int], graph_inputs, graph_outputs, keep_
         b = groups.setdefault(r, Buffer([], group_size[r], group_first[r], group_last[r]))
         b.tensors.append(t)
 
-    placed: list[Buffer] = []
-    for b in sorted(groups.values(), key=lambda b: (-b.size, b.first)):
-        busy = sorted((o.offset, o.offset + o.size) for o in placed if not (o.last < b.first or b.last < o.first))
-        offset = 0
-        for lo, hi in busy:
-            if offset + b.size <= lo:
-                break
-            offset = max(offset, _align(hi))
-        b.offset = offset
-        placed.append(b)
+    # (input group, output group) -> margin, for streaming ops whose input dies there
+    margins: dict[tuple[int, int], int] = {}
+    for k, s in enumerate(steps):
+        stream = getattr(s, "stream", None)
+        if not stream or not s.inputs or not s.outputs or s.inputs[0] not in sizes or s.outputs[0] not in sizes:
+            continue
+        gi, go = find(s.inputs[0]), find(s.outputs[0])
+        if gi == go or group_last[gi] != k or group_first[go] != k:
+            continue
+        if set(_members(parent, find, gi)) & pinned:
+            continue
+        margins[(gi, go)] = stream_margin(stream)
+
+    roots = list(groups)
+    orders = [sorted(roots, key=lambda r: (-groups[r].size, groups[r].first)),
+              sorted(roots, key=lambda r: (groups[r].first, -groups[r].size))]
+    best = None
+    for order in orders:
+        for pairs in (False, True):
+            offsets_try = _place(order, groups, margins, pairs)
+            arena_try = max((offsets_try[r] + groups[r].size for r in roots), default=0)
+            if best is None or arena_try < best[0]:
+                best = (arena_try, offsets_try)
+    placed = []
+    for r in roots:
+        groups[r].offset = best[1][r]
+        placed.append(groups[r])
     offsets = {t: b.offset for b in placed for t in b.tensors}
     arena = max((b.offset + b.size for b in placed), default=0)
-    return MemoryPlan(offsets, arena, placed)
+    overlaps = {(s.inputs[0], s.outputs[0]): margins[(find(s.inputs[0]), find(s.outputs[0]))]
+                for s in steps if s.inputs and s.outputs and s.inputs[0] in sizes and s.outputs[0] in sizes
+                and (find(s.inputs[0]), find(s.outputs[0])) in margins}
+    return MemoryPlan(offsets, arena, placed, overlaps)
+
+
+def _forbidden(r: int, groups: dict, offsets: dict, margins: dict) -> list[tuple[int, int]]:
+    """Open intervals of start offsets buffer r may not take, given the buffers placed so far."""
+    b = groups[r]
+    out = []
+    for ro, off in offsets.items():
+        o = groups[ro]
+        if o.last < b.first or b.last < o.first:
+            continue
+        if (ro, r) in margins:      # r writes over o, its input: off_o - off_r >= margin
+            out.append((off - min(b.size, margins[(ro, r)]), off + o.size))
+        elif (r, ro) in margins:    # r is the input of o: off_r - off_o >= margin
+            out.append((off - b.size, off + min(o.size, margins[(r, ro)])))
+        else:
+            out.append((off - b.size, off + o.size))
+    return out
+
+
+def _fits(c: int, forbidden) -> bool:
+    return c >= 0 and all(c <= lo or c >= hi for lo, hi in forbidden)
+
+
+def _place(order: list[int], groups: dict, margins: dict, pairs: bool) -> dict[int, int]:
+    """First fit in the given order. With pairs, a streaming op's input is placed together with
+    its output just below it (the output starting `margin` bytes lower), so the two share memory
+    even when the input is placed first."""
+    offsets: dict[int, int] = {}
+    for r in order:
+        if r in offsets:
+            continue
+        forb = _forbidden(r, groups, offsets, margins)
+        partner = next((ro for (ri, ro) in margins if ri == r and ro not in offsets), None) if pairs else None
+        if partner is not None:
+            shift = min(margins[(r, partner)], groups[partner].size)
+            forb_p = _forbidden(partner, groups, offsets, margins)
+            cands = sorted({shift, *(_align(max(hi, 0)) for _, hi in forb),
+                            *(_align(max(hi, 0)) + shift for _, hi in forb_p)})
+            for c in cands:
+                if c - shift >= 0 and _fits(c, forb) and _fits(c - shift, forb_p):
+                    offsets[r], offsets[partner] = c, c - shift
+                    break
+            if r in offsets:
+                continue
+        cands = sorted({0, *(_align(max(hi, 0)) for _, hi in forb)})
+        offsets[r] = next(c for c in cands if _fits(c, forb))
+    return offsets
 
 
 def _members(parent, find, root):

@@ -33,7 +33,9 @@ class AotRuntime(Runtime):
         assert workload.model_bytes is not None
         dsp = bool(workload.extra.get("dsp", board_has_dsp(board)))
         gen = project_dir / "workload"
-        project = compile_model(workload.model_bytes, gen, dsp=dsp, profile_ops=True,
+        # keep_inputs=False: later tensors may reuse the input's memory (as in TFLM's arena);
+        # the workload keeps the test input outside the arena and copies it in every run.
+        project = compile_model(workload.model_bytes, gen, dsp=dsp, profile_ops=True, keep_inputs=False,
                                 name=workload.name, test_input=workload.input_bytes)
         facts = {
             "ops": [o.opcode for o in project.ops],
