@@ -157,6 +157,9 @@ static inline int32_t ssat8(int32_t v) {
  * 1 <= rs <= 22 for every channel: the rounding right shift (halves away from zero) then
  * takes the output zero point in its rounding constant rnd = 2^(rs-1) + (zp << rs). */
 static inline int32_t requant(int32_t acc, const mcbk_rq_t *q, int fast, int32_t zp) {
+#if defined(MCBK_EXACT_RQ) && MCBK_EXACT_RQ
+    fast = 0; /* tests: force the long form everywhere */
+#endif
     if (fast) {
         const int32_t h = smmulr(acc << 1, q->mult);
         return ssat8((h + q->rnd + (h >> 31)) >> q->rs);

@@ -46,11 +46,11 @@ class HostModel:
         return outs
 
 
-def build_host(project, out_dir: Path) -> HostModel:
+def build_host(project, out_dir: Path, extra_flags: tuple[str, ...] = ()) -> HostModel:
     gcc = shutil.which("gcc") or pytest.skip("gcc is not installed")
     so = out_dir / "model.so"
     cmd = [gcc, "-std=c99", "-O1", "-shared", "-fPIC", "-Wall", "-Werror", "-Wno-unused-function",
-           "-o", str(so), *map(str, project.sources), *project.cflags, "-lm"]
+           "-o", str(so), *map(str, project.sources), *project.cflags, *extra_flags, "-lm"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, f"host build failed:\n{r.stderr[-3000:]}"
     return HostModel(project, so)

@@ -15,12 +15,12 @@ from mcubench.runtimes.aot import compile_model
 SEEDS = 6
 
 
-def _check(name: str, all_models, tmp_path, dsp: bool = False):
+def _check(name: str, all_models, tmp_path, dsp: bool = False, extra_flags: tuple[str, ...] = ()):
     model = all_models[name]
     # keep_inputs=False: later tensors may reuse the input's memory, the streaming ops write
     # over their inputs; the host writes the input before every run, as the firmware does
     project = compile_model(model, tmp_path / name, dsp=dsp, profile_ops=False, keep_inputs=False)
-    host = build_host(project, tmp_path / name)
+    host = build_host(project, tmp_path / name, extra_flags)
     rng = np.random.default_rng(sum(map(ord, name)))
     for seed in range(SEEDS):
         xs = random_inputs(project, rng)
@@ -44,3 +44,11 @@ def test_single_op_bit_exact(name, all_models, tmp_path):
 def test_multi_op_bit_exact(name, all_models, tmp_path):
     project = _check(name, all_models, tmp_path)
     assert project.total_macs > 0
+
+
+@pytest.mark.parametrize("name", sorted(modelgen.MULTI_OP) + ["conv_s2_same_relu", "dw_3x3_relu", "fc_relu"])
+def test_exact_requantization_path_bit_exact(name, all_models, tmp_path):
+    # The kernels requantize with a short form when the compiler proves it exact (bounded
+    # accumulators, right shifts of 1..22); -DMCBK_EXACT_RQ forces the long form everywhere,
+    # which layers with large biases or left shifts take.
+    _check(name, all_models, tmp_path, extra_flags=("-DMCBK_EXACT_RQ=1",))
