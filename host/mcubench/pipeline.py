@@ -218,13 +218,20 @@ def estimate_fields(log: RunLog, m: Measurements, board: Board) -> dict[str, Any
 
 
 def _flash_split(runtime: str, image: Image, sizes: ElfSizes) -> dict[str, int] | None:
-    """Flash by owner (model / runtime library / rest) where the runtime can tell."""
-    if runtime != "tflm":
-        return None
-    from .runtimes.tflm import flash_split
+    """Flash by owner (model / runtime / rest) where the runtime can tell, from ELF symbols."""
+    if runtime == "tflm":
+        from .runtimes.tflm import flash_split
 
-    split = flash_split(image.elf, sizes.flash)
-    return {"model": split["model"], "runtime": split["tflm"], "rest": split["rest"]}
+        split = flash_split(image.elf, sizes.flash)
+        model, runtime_bytes = split["model"], split["tflm"]
+    elif runtime == "aot":
+        from .runtimes.aot.bench import flash_split
+
+        split = flash_split(image.elf)
+        model, runtime_bytes = split["weights"], split["model_code"] + split["kernels"]
+    else:
+        return None
+    return {"model": model, "runtime": runtime_bytes, "rest": max(sizes.flash - model - runtime_bytes, 0)}
 
 
 def _parse_param(value: str) -> Any:

@@ -151,7 +151,7 @@ def compile_model(tflite_bytes: bytes, out_dir, *, dsp: bool = True, profile_ops
         else:
             call = re.sub(r"\{T(\d+)\}", lambda m: ptr(int(m.group(1))), s.call_c)
             call = call.replace("{S}", f"((int8_t *)(mcb_arena + {scratch_offset}))")
-        body.append(f"    {call}\n    MCB_OP_END({k});\n")
+        body.append(f"    MCB_OP_REGION_BEGIN({k});\n    {call}\n    MCB_OP_REGION_END({k});\n    MCB_OP_END({k});\n")
 
     names = ", ".join(f'"{s.opcode}"' for s in steps)
     ios_in = [_io(g, t, plan) for t in g.inputs]
@@ -204,9 +204,15 @@ uint64_t mcb_ticks(void);
 static uint64_t op_ticks[{max(len(steps), 1)}];
 #define MCB_OP_BEGIN() uint64_t t_prev_ = mcb_ticks()
 #define MCB_OP_END(i) do {{ uint64_t t_now_ = mcb_ticks(); op_ticks[i] = t_now_ - t_prev_; t_prev_ = t_now_; }} while (0)
+/* Operator i is region 0x100 + i for the cycle-estimate plugin (no cost on a board). */
+#include "mcb_region.h"
+#define MCB_OP_REGION_BEGIN(i) mcb_region_begin(MCB_REGION_OP_BASE + (i))
+#define MCB_OP_REGION_END(i) mcb_region_end(MCB_REGION_OP_BASE + (i))
 #else
 #define MCB_OP_BEGIN() do {{ }} while (0)
 #define MCB_OP_END(i) do {{ }} while (0)
+#define MCB_OP_REGION_BEGIN(i) do {{ }} while (0)
+#define MCB_OP_REGION_END(i) do {{ }} while (0)
 #endif
 
 {''.join(defs)}
