@@ -24,6 +24,7 @@ from ..fileio import write_bytes_atomic
 from ..paths import work_dir
 from ..targets import EMULATORS, Emulator, EmulatorTarget, Image, RunOptions, get_emulator
 from ..targets.renode import Renode, board_for_target
+from .bench import parse_params
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -112,16 +113,6 @@ def build_for_emulator(emulator: Emulator, board: Board, workload_name: str, par
     return EmulationImage(image, image_board, sizes)
 
 
-def _parse_params(items: list[str]) -> dict[str, str]:
-    params = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"--param {item!r} is not KEY=VALUE", "e.g. --param n=2048")
-        params[key] = value
-    return params
-
-
 def run_robot(renode: Renode, robot: Path, elf: Path, out_dir: Path) -> int:
     exe = renode.test_executable()
     if not exe:
@@ -150,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     if shutil.which("arm-none-eabi-gcc") is None:
         raise UserError("arm-none-eabi-gcc is not on PATH", "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
 
-    built = build_for_emulator(emulator, board, args.workload, _parse_params(args.param), args.warmup, args.runs,
+    built = build_for_emulator(emulator, board, args.workload, parse_params(args.param), args.warmup, args.runs,
                                out_dir, verbose=args.verbose)
     print(f"image: {built.image.elf} (flash {built.sizes.flash:,} B, RAM {built.sizes.ram_reserved:,} B; "
           f"board {board.id}, port {built.board.port})")

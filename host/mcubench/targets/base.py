@@ -56,6 +56,19 @@ class RunLog:
     transcript: bytes = b""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_link(
+        cls, link: SerialLink, *, target: str, emulator: str | None, port: str,
+        latency: tuple[str, str, float], extra: dict[str, Any] | None = None,
+    ) -> "RunLog":
+        """The log of a finished session; ``latency`` is (unit, source, units per tick)."""
+        unit, source, per_tick = latency
+        return cls(
+            records=list(link.records), target=target, emulator=emulator, port=port,
+            latency_unit=unit, latency_source=source, units_per_tick=per_tick,
+            stats=link.decoder.stats, transcript=bytes(link.transcript.received), extra=dict(extra or {}),
+        )
+
     def of_type(self, rtype: str) -> list[Record]:
         return [r for r in self.records if r.type == rtype]
 
@@ -98,6 +111,26 @@ class Target(ABC):
     @abstractmethod
     def status(self) -> list[ToolStatus]:
         """What this target needs, found or missing, for `mcubench doctor`."""
+
+
+def hello_timing(records: list[Record]) -> tuple[str, int, int | None]:
+    """(tick unit, tick Hz, core clock Hz) from the image's `hello` record."""
+    hello = next((r for r in records if r.type == "hello"), None)
+    if hello is None:
+        return "", 0, None
+    return hello.get("tick_unit", ""), hello.int("tick_hz"), hello.int("clock_hz")
+
+
+def board_latency(tick_unit: str, tick_hz: int, clock_hz: int, where: str) -> tuple[str, str, float]:
+    """How a real board's ticks read: (unit, source, units per tick) — docs/units.md."""
+    if tick_hz <= 0:
+        raise UserError(f"{where}: the image reports no timer frequency", "is this an mcubench image?")
+    if tick_unit in ("cycles", "systick"):
+        # DWT CYCCNT, or SysTick at the processor clock: core cycles either way.
+        return "cycles", "dwt" if tick_unit == "cycles" else "systick", clock_hz / tick_hz
+    if tick_unit == "timer":
+        return "us", "timer", 1e6 / tick_hz
+    raise UserError(f"{where}: unknown tick unit `{tick_unit}` in the image's hello", "rebuild the image with this mcubench")
 
 
 def close_link(link: SerialLink, options: RunOptions) -> None:

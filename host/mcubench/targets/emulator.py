@@ -22,7 +22,7 @@ from typing import ClassVar
 from ..boards import Board
 from ..errors import UserError
 from ..transport import LinkClosed, SerialLink
-from .base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session, close_link
+from .base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session, close_link, hello_timing
 
 
 def die_with_parent() -> None:
@@ -171,19 +171,10 @@ class EmulatorTarget(Target):
                 close_link(link, options)
             running.stop()
         running.log_path.unlink(missing_ok=True)  # kept only when the run failed
-        hello = next((r for r in link.records if r.type == "hello"), None)
-        tick_hz = hello.int("tick_hz") if hello else 0
-        tick_unit = hello.get("tick_unit", "") if hello else ""
-        log = RunLog(
-            records=list(link.records),
-            target=self.name,
-            emulator=self.emulator.name,
-            port=running.serial_url,
-            latency_unit=self.emulator.latency_unit,
-            latency_source=self.emulator.latency_source,
-            units_per_tick=self.emulator.units_per_tick(tick_hz, tick_unit),
-            stats=link.decoder.stats,
-            transcript=bytes(link.transcript.received),
+        tick_unit, tick_hz, _ = hello_timing(link.records)
+        latency = (self.emulator.latency_unit, self.emulator.latency_source, self.emulator.units_per_tick(tick_hz, tick_unit))
+        log = RunLog.from_link(
+            link, target=self.name, emulator=self.emulator.name, port=running.serial_url, latency=latency,
             extra={"command": running.command, "emulator_wall_s": time.monotonic() - started},
         )
         self.emulator.finish(running, options, log)

@@ -29,7 +29,9 @@ from typing import Any, Callable, Iterable, Sequence
 from ..boards import Board, UsbId
 from ..errors import UserError
 from ..transport import LinkClosed, SerialLink
-from .base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session, close_link
+from .base import (
+    Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session, board_latency, close_link, hello_timing,
+)
 
 BOOTLOADER_WAIT_S = 10.0  # 1200-bps touch -> bootloader port present
 UPLOAD_TIMEOUT_S = 180.0
@@ -248,25 +250,9 @@ class HardwareTarget(Target):
             session(link, options)
         finally:
             close_link(link, options)
-        hello = next((r for r in link.records if r.type == "hello"), None)
-        tick_unit = hello.get("tick_unit", "") if hello else ""
-        tick_hz = hello.int("tick_hz") if hello else 0
-        clock_hz = hello.int("clock_hz") if hello else board.clock_hz
-        if tick_unit == "cycles":
-            unit, source, per_tick = "cycles", "dwt", (clock_hz / tick_hz if tick_hz else 1.0)
-        else:
-            unit, source, per_tick = "us", "timer", (1e6 / tick_hz if tick_hz else 1.0)
-        return RunLog(
-            records=list(link.records),
-            target=self.name,
-            emulator=None,
-            port=device,
-            latency_unit=unit,
-            latency_source=source,
-            units_per_tick=per_tick,
-            stats=link.decoder.stats,
-            transcript=bytes(link.transcript.received),
-        )
+        tick_unit, tick_hz, clock_hz = hello_timing(link.records)
+        latency = board_latency(tick_unit, tick_hz, clock_hz or board.clock_hz, device)
+        return RunLog.from_link(link, target=self.name, emulator=None, port=device, latency=latency)
 
     def status(self) -> list[ToolStatus]:
         found = []

@@ -28,7 +28,7 @@ from ..errors import UserError
 from ..farm.labgrid_client import INSTALL_HINT, LabgridClient, PlaceState, RemoteResource, client_executable
 from ..farm.upload import ExporterHost, get_uploader
 from ..transport import LinkClosed, LinkTimeout, SerialLink
-from .base import Image, RunLog, RunOptions, Target, ToolStatus, close_link
+from .base import Image, RunLog, RunOptions, Target, ToolStatus, board_latency, close_link, hello_timing
 
 DEFAULT_ACQUIRE_TIMEOUT = 600.0  # seconds a request waits for its place
 
@@ -155,6 +155,14 @@ class LabgridTarget(Target):
                 if place is not None:
                     client.release(place)
                     _say(f"released place `{place}` at {time.time():.3f}")
+                else:
+                    # Interrupted while acquiring: the place may be ours without our knowing its
+                    # name yet. Release it through the reservation; nothing acquired is fine.
+                    try:
+                        client.release(f"+{token}")
+                        _say(f"released place of reservation {token} at {time.time():.3f}")
+                    except UserError:
+                        pass
             finally:
                 client.cancel(token)
 
@@ -250,39 +258,18 @@ class LabgridTarget(Target):
                 time.sleep(0.3)
 
     def _run_log(self, link: SerialLink, url: str, state: PlaceState, image: Image, extra: dict[str, Any]) -> RunLog:
-        hello = next((r for r in link.records if r.type == "hello"), None)
-        tick_hz = hello.int("tick_hz") if hello else 0
-        tick_unit = hello.get("tick_unit", "") if hello else ""
+        tick_unit, tick_hz, clock_hz = hello_timing(link.records)
         emulator = state.tags.get("emulator")
         if emulator:
             from . import get_emulator
 
             emu = get_emulator(emulator)
-            unit, source, per_tick = emu.latency_unit, emu.latency_source, emu.units_per_tick(tick_hz, tick_unit)
-        elif tick_unit == "cycles":
-            unit, source, per_tick = "cycles", "dwt", 1.0
-        elif tick_unit == "timer" and tick_hz > 0:
-            unit, source, per_tick = "us", "timer", 1e6 / tick_hz
+            latency = (emu.latency_unit, emu.latency_source, emu.units_per_tick(tick_hz, tick_unit))
         else:
-            raise UserError(
-                f"labgrid place `{extra['place']}`: the image times with `{tick_unit}` at {tick_hz} Hz, which says nothing a board measures",
-                "if the place is an emulator standing in for a board, tag it emulator=NAME",
-            )
-        return RunLog(
-            records=list(link.records),
-            # An emulator behind a place measured these figures: the record says so (the
-            # results schema ties emulated units to an emulator target); the place is in extra.
-            target=emulator or self.name,
-            emulator=emulator or None,
-            port=url,
-            latency_unit=unit,
-            latency_source=source,
-            units_per_tick=per_tick,
-            stats=link.decoder.stats,
-            transcript=bytes(link.transcript.received),
-            extra=extra,
-        )
-
+            latency = board_latency(tick_unit, tick_hz, clock_hz or image.board.clock_hz, f"labgrid place `{extra['place']}`")
+        # An emulator behind a place measured these figures: the record says so (the results
+        # schema ties emulated units to an emulator target); the place is in extra.
+        return RunLog.from_link(link, target=emulator or self.name, emulator=emulator or None, port=url, latency=latency, extra=extra)
 
 def shared_board_session(link: SerialLink, options: RunOptions, hello_wait: float = 3.0, asks: int = 3) -> None:
     """The benchmark conversation when the boot output may be gone before we listen.
