@@ -71,7 +71,7 @@ case "$cmd" in
   bench) exec mcubench bench "$@" ;;
   test)
     # -p no:cacheprovider keeps a CI checkout clean.
-    exec python -m pytest -p no:cacheprovider "$@" ;;
+    exec python -m pytest -p no:cacheprovider -rs "$@" ;;
   mcubench) exec mcubench "$@" ;;
   *) echo "usage: bash host/dev.sh {bench|test|setup|mcubench} [ARGS...]" >&2; exit 2 ;;
 esac
