@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..fileio import write_json_atomic
 from ..pipeline import BenchRequest, default_result_path, run_bench
+from ..results import history
 from ..runtimes import RUNTIMES, WorkloadSpec
 from ..targets import RunOptions
 from ..runtimes.tflm import add_tflm_options
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     result = outcome.result
     path = args.out or default_result_path(result)
     write_json_atomic(path, result)
-    _store_in_history(result)
+    history.add_result(result)
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -108,12 +109,6 @@ def run(args: argparse.Namespace) -> int:
         print_result(result)
         print(f"result: {path}")
     return 0 if result.get("outputs_match") is not False else 1
-
-
-def _store_in_history(result: dict) -> None:
-    from ..results import history
-
-    history.add_result(result)
 
 
 CSV_COLUMNS = [

@@ -325,12 +325,17 @@ def lower_binary(g: Graph, op: Operator, p: str, is_add: bool) -> Step:
                 f"{fn}(&{p}, {{T{a.index}}}, {{T{b.index}}}, {{T{y.index}}});", in_place=in_place)
 
 
-def lower_softmax(g: Graph, op: Operator, p: str) -> Step:
-    x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+def _int8_probability_io(x, y) -> None:
+    """SOFTMAX and LOGISTIC: int8 in, int8 out on TFLite's fixed [0, 1) output scale."""
     _int8_act(x, "input")
     _int8_act(y, "output")
     if y.zero_point != -128 or np.float32(y.scale) != np.float32(1.0 / 256):
         raise Unsupported("int8 output must have zero point -128 and scale 1/256")
+
+
+def lower_softmax(g: Graph, op: Operator, p: str) -> Step:
+    x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    _int8_probability_io(x, y)
     depth = x.shape[-1] if x.shape else 1
     beta = float(getattr(op.options, "beta", 1.0))
     m, ls, dmin = quant.softmax_params(beta, x.scale)
@@ -342,10 +347,7 @@ def lower_softmax(g: Graph, op: Operator, p: str) -> Step:
 
 def lower_logistic(g: Graph, op: Operator, p: str) -> Step:
     x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
-    _int8_act(x, "input")
-    _int8_act(y, "output")
-    if y.zero_point != -128 or np.float32(y.scale) != np.float32(1.0 / 256):
-        raise Unsupported("int8 output must have zero point -128 and scale 1/256")
+    _int8_probability_io(x, y)
     m, ls, radius = quant.logistic_params(x.scale)
     fields = [x.size, x.zero_point, radius, m, ls]
     defs = f"static const mcbk_logistic_t {p} = {{{', '.join(map(str, fields))}}};\n"
