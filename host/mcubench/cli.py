@@ -11,8 +11,8 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
-from .errors import UserError
+from mcubench import __version__
+from mcubench.core.errors import UserError
 
 # name -> module under mcubench.commands (explicit registry, no discovery by scanning).
 COMMANDS: dict[str, str] = {
@@ -34,7 +34,7 @@ COMMANDS: dict[str, str] = {
     "history": "mcubench.commands.history",
     "compare": "mcubench.commands.compare",
     "report": "mcubench.commands.report",
-    "aot-bench": "mcubench.runtimes.aot.bench",
+    "aot-bench": "mcubench.commands.aot_bench",
 }
 
 

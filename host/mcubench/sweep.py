@@ -26,8 +26,8 @@ from typing import Any, Callable
 
 import yaml
 
-from .errors import UserError
-from .identity import tool_version
+from mcubench.core.errors import UserError
+from mcubench.core.identity import tool_version
 
 # The built-in example sweep: the example models × three deployable recipes on the emulated
 # board, through the offline ahead-of-time runtime.
@@ -179,8 +179,8 @@ def _recipe_entry(entry: Any, source: str) -> tuple[str, tuple[tuple[str, Any], 
 
 
 def _check_names(recipes: list, runtimes: list, boards: list, source: str) -> None:
-    from .boards import all_board_ids
-    from .runtimes import RUNTIMES
+    from mcubench.core.boards import all_board_ids
+    from mcubench.runtimes import RUNTIMES
 
     for board in boards:
         if board not in all_board_ids():
@@ -191,7 +191,7 @@ def _check_names(recipes: list, runtimes: list, boards: list, source: str) -> No
     names = [_recipe_entry(r, source)[0] for r in recipes if r is not None]
     if names:
         try:
-            from .recipes import RECIPES
+            from mcubench.recipes import RECIPES
         except ImportError:
             raise UserError(f"{source}: recipes need the model pipeline", "pip install -e '.[ml]'") from None
         for recipe in names:
@@ -231,18 +231,18 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
 
 
 def _run_job(spec: JobSpec) -> dict[str, Any]:
-    from .pipeline import BenchRequest, run_bench
-    from .runtimes import WorkloadSpec
+    from mcubench.bench.pipeline import BenchRequest, run_bench
+    from mcubench.runtimes import WorkloadSpec
 
     if spec.model.startswith("builtin:"):
         workload = WorkloadSpec(spec.model.split(":", 1)[1], dict(spec.params), warmup=spec.warmup, runs=spec.runs)
         extras: dict[str, Any] = {}
         runtime = "builtin"
     else:
-        from .models_bridge import workload_for_model
+        from mcubench.bench.workloads import workload_for_model
 
         if spec.model.startswith("example:"):
-            from .variants import prepare_example_variant
+            from mcubench.recipes.variants import prepare_example_variant
 
             example = spec.model.split(":", 1)[1]
             variant = prepare_example_variant(example, spec.recipe or "int8", dict(spec.recipe_params))
@@ -281,7 +281,7 @@ def run_sweep(
     on_progress: Callable[[str, JobSpec, dict[str, Any] | None], None] | None = None,
 ) -> SweepSummary:
     """Runs every job not yet in the history; returns counts and stored record ids."""
-    from .results.history import History
+    from mcubench.results.history import History
 
     history = History(history_path)
     summary = SweepSummary(config.name, len(config.jobs), history=str(history.path))
@@ -340,7 +340,7 @@ def run_sweep(
 
 def sweep_records(config: SweepConfig, history_path: Path | str | None = None) -> list[dict[str, Any]]:
     """The newest stored record of every job of the sweep (done in this run or before)."""
-    from .results.history import History
+    from mcubench.results.history import History
 
     history = History(history_path)
     records = []
@@ -353,8 +353,8 @@ def sweep_records(config: SweepConfig, history_path: Path | str | None = None) -
 
 def write_sweep_report(config: SweepConfig, summary: SweepSummary, out_dir: Path | None = None) -> Path | None:
     """Markdown + HTML report over the whole sweep; returns the HTML path (None: nothing to report)."""
-    from .paths import results_dir
-    from .results.report import build_report, write_report
+    from mcubench.core.paths import results_dir
+    from mcubench.results.report import build_report, write_report
 
     records = sweep_records(config, summary.history)
     if not records:

@@ -12,10 +12,10 @@ import time
 import psutil
 import pytest
 
-from mcubench.build import elf_sizes
-from mcubench.errors import UserError
-from mcubench.paths import work_dir
-from mcubench.pipeline import BenchRequest, run_bench
+from mcubench.bench.build import elf_sizes
+from mcubench.core.errors import UserError
+from mcubench.core.paths import work_dir
+from mcubench.bench.pipeline import BenchRequest, run_bench
 from mcubench.runtimes import WorkloadSpec
 
 from helpers import mcubench, require_tool

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def digits_int8():
-    from mcubench.variants import prepare_example_variant
+    from mcubench.recipes.variants import prepare_example_variant
 
     return prepare_example_variant("digits", "int8").path
 

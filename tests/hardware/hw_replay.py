@@ -9,7 +9,7 @@ from pathlib import Path
 import serial
 
 from mcubench.targets.hardware import PortInfo
-from mcubench.transport import SerialLink
+from mcubench.link.transport import SerialLink
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from mcubench.boards import load_board
+from mcubench.core.boards import load_board
 from mcubench.commands.emulate import _boards_for, build_for_emulator
-from mcubench.errors import UserError
+from mcubench.core.errors import UserError
 from mcubench.targets import EMULATORS, EmulatorTarget, RunOptions, ToolStatus, get_emulator, get_target
 from mcubench.targets.renode import Renode, board_for_target
 

@@ -18,19 +18,10 @@ import pytest
 from robot.api import TestSuiteBuilder as RobotSuiteBuilder, get_model
 from robot.parsing.model.statements import Error as RobotError
 
-from mcubench.boards import load_board
-from mcubench.errors import UserError
-from mcubench.protocol import Decoder, encode_record
-from mcubench.renode_scripts import (
-    RenodeMachine,
-    check_resc,
-    dwt_description,
-    machine_commands,
-    render_resc,
-    render_robot,
-    renode_path,
-    write_scripts,
-)
+from mcubench.core.boards import load_board
+from mcubench.core.errors import UserError
+from mcubench.link.protocol import Decoder, encode_record
+from mcubench.targets.renode_scripts import RenodeMachine, check_resc, dwt_description, machine_commands, render_resc, render_robot, renode_path, write_scripts
 
 HERE = Path(__file__).parent
 

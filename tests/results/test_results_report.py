@@ -10,7 +10,7 @@ import pytest
 
 from results_records import make_record, slower
 from mcubench.cli import main
-from mcubench.errors import UserError
+from mcubench.core.errors import UserError
 from mcubench.results.history import History
 from mcubench.results.report import build_report, compact_labels, newest_per_variant
 from results_browser import Chromium, chromium_path

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mcubench.errors import UserError
+from mcubench.core.errors import UserError
 from mcubench.sweep import load_config, parse_config, run_job
 
 from helpers import require_tool

@@ -15,8 +15,8 @@ KERNELS = ("on", "off")
 def outcomes(tflm_dir, example_variants):
     """digits int8 benchmarked on QEMU with CMSIS-NN and with reference kernels."""
     from mcubench.models.tflm_host import invoke
-    from mcubench.models_bridge import test_input
-    from mcubench.pipeline import BenchRequest, run_bench
+    from mcubench.bench.workloads import test_input
+    from mcubench.bench.pipeline import BenchRequest, run_bench
     from mcubench.runtimes.tflm import tflm_workload
 
     model = example_variants[("digits", "int8")][0]

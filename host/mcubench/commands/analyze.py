@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..models.pipeline import add_source_args
+    from mcubench.models.pipeline import add_source_args
 
     p = subparsers.add_parser("analyze", help="analyze a .tflite (or convert a Keras model to float32 first)")
     add_source_args(p, out_required=False)
@@ -17,11 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..fileio import write_bytes_atomic, write_json_atomic
-    from ..models.analysis import analyze
-    from ..models.pipeline import _StagingDir, check_out_dir, print_table, resolve_source, variant_entry
-    from ..models.tf import stdout_to_stderr
-    from ..recipes import Variant, get_recipe
+    from mcubench.core.fileio import write_bytes_atomic, write_json_atomic
+    from mcubench.models.analysis import analyze
+    from mcubench.models.pipeline import _StagingDir, check_out_dir, print_table, resolve_source, variant_entry
+    from mcubench.models.tf import stdout_to_stderr
+    from mcubench.recipes import Variant, get_recipe
 
     if args.out:
         check_out_dir(Path(args.out), args.force)

@@ -10,14 +10,14 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import UserError
-from ..fileio import write_json_atomic
-from ..pipeline import BenchRequest, default_result_path, run_bench
-from ..results import history
-from ..runtimes import RUNTIMES, WorkloadSpec
-from ..targets import RunOptions
-from ..runtimes.tflm import add_tflm_options
-from ..targets.labgrid import add_labgrid_options, labgrid_options
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_json_atomic
+from mcubench.bench.pipeline import BenchRequest, default_result_path, run_bench
+from mcubench.results import history
+from mcubench.runtimes import RUNTIMES, WorkloadSpec
+from mcubench.targets import RunOptions
+from mcubench.runtimes.tflm import add_tflm_options
+from mcubench.targets.labgrid import add_labgrid_options, labgrid_options
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -66,7 +66,7 @@ def request_from_args(args: argparse.Namespace) -> BenchRequest:
         raise UserError("--runs must be at least 1 and --warmup at least 0", "e.g. --warmup 1 --runs 5")
     target = None if args.target in (None, "auto") else args.target
     if args.model:
-        from ..models_bridge import workload_for_model  # model runtimes
+        from mcubench.bench.workloads import workload_for_model  # model runtimes
 
         workload, runtime, extras = workload_for_model(Path(args.model), args.runtime)
         if runtime == "tflm":
@@ -78,7 +78,7 @@ def request_from_args(args: argparse.Namespace) -> BenchRequest:
         workload, extras = WorkloadSpec(args.workload, parse_params(args.param)), {}
     workload.warmup, workload.runs = args.warmup, args.runs
     if args.estimate:
-        from ..boards import load_board
+        from mcubench.core.boards import load_board
 
         load_board(args.estimate)  # a clear error for an unknown board, before building
         if (args.target or "qemu") not in ("qemu", "auto"):
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.csv:
-        from ..results.formats import write_csv
+        from mcubench.results.formats import write_csv
 
         write_csv([csv_row(result)], CSV_COLUMNS)
     else:

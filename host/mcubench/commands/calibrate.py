@@ -14,16 +14,9 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import UserError
-from ..estimate import load_cost_model, parse_report
-from ..estimate.calibration import (
-    compute_correction,
-    correction_path,
-    load_correction,
-    pairs_from_results,
-    read_correction,
-    save_correction,
-)
+from mcubench.core.errors import UserError
+from mcubench.estimate import load_cost_model, parse_report
+from mcubench.estimate.calibration import compute_correction, correction_path, load_correction, pairs_from_results, read_correction, save_correction
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -111,9 +104,9 @@ def pairs_from_figures(path: Path, board: str, model_version: str) -> tuple[dict
 
 def _live_pairs(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float]], str]:
     """Runs the workload on the board and under the estimate; needs the board attached."""
-    from ..pipeline import BenchRequest, run_bench
-    from ..runtimes import WorkloadSpec
-    from ..targets import RunOptions, get_target
+    from mcubench.bench.pipeline import BenchRequest, run_bench
+    from mcubench.runtimes import WorkloadSpec
+    from mcubench.targets import RunOptions, get_target
 
     board_target = get_target("hardware")
     found = [s for s in board_target.status() if not s.found and s.required]

@@ -14,8 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..pio_offline import pio_executable, tool_scons_dir
-from ..targets import EMULATORS, ToolStatus, get_emulator
+from mcubench.core.pio_offline import pio_executable, tool_scons_dir
+from mcubench.targets import EMULATORS, ToolStatus, get_emulator
 
 SETUP = "bash host/setup.sh"
 
@@ -89,7 +89,7 @@ def check_optional() -> list[ToolStatus]:
 def _attached_boards() -> ToolStatus:
     from serial.tools import list_ports
 
-    from ..boards import all_boards
+    from mcubench.core.boards import all_boards
 
     seen = []
     for board in all_boards():

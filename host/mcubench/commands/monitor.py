@@ -17,8 +17,8 @@ from typing import Any, Callable, TextIO
 
 import serial
 
-from ..errors import UserError
-from ..protocol import Decoder, Record, encode_record
+from mcubench.core.errors import UserError
+from mcubench.link.protocol import Decoder, Record, encode_record
 
 RECORD_MAX = 512
 
@@ -216,14 +216,14 @@ class Monitor:
 
 
 def open_serial_port(name: str, baudrate: int = 115200) -> Any:
-    from ..transport import open_serial
+    from mcubench.link.transport import open_serial
 
     return open_serial(name, baudrate=baudrate, read_timeout=0.1)
 
 
 def board_finder(board_id: str) -> Callable[[], str | None]:
-    from ..boards import load_board
-    from ..targets.hardware import system_ports
+    from mcubench.core.boards import load_board
+    from mcubench.targets.hardware import system_ports
 
     board = load_board(board_id)
     ids = board.usb_ids("sketch")
@@ -251,7 +251,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..paths import results_dir
+    from mcubench.core.paths import results_dir
 
     find = None
     name = args.port
@@ -260,8 +260,8 @@ def run(args: argparse.Namespace) -> int:
     if not name:
         name = find() if find else None
         if not name:
-            from ..boards import load_board
-            from ..targets.hardware import describe_ports, ids_text, system_ports
+            from mcubench.core.boards import load_board
+            from mcubench.targets.hardware import describe_ports, ids_text, system_ports
 
             board = load_board(args.board)
             raise UserError(

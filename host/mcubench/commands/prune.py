@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..models.pipeline import add_source_args
+    from mcubench.models.pipeline import add_source_args
 
     p = subparsers.add_parser("prune", help="pruned variants (constant or polynomial-decay sparsity), evaluated on the host")
     add_source_args(p)
@@ -23,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import UserError
-    from ..models.pipeline import run_command
+    from mcubench.core.errors import UserError
+    from mcubench.models.pipeline import run_command
 
     try:
         sparsities = [float(s) for s in args.sparsity.split(",") if s.strip()]

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..models.pipeline import add_source_args
+    from mcubench.models.pipeline import add_source_args
 
     p = subparsers.add_parser("qat", help="quantization-aware training (int8) next to PTQ int8")
     add_source_args(p)
@@ -17,6 +17,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models.pipeline import run_command
+    from mcubench.models.pipeline import run_command
 
     return run_command(args, "qat", [("int8", {}), ("qat_int8", {"epochs": args.epochs, "learning_rate": args.learning_rate})])

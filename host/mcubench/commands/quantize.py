@@ -8,7 +8,7 @@ DEFAULT_RECIPES = "int8,int16x8,float16,dynamic"
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..models.pipeline import add_source_args
+    from mcubench.models.pipeline import add_source_args
 
     p = subparsers.add_parser("quantize", help="post-training quantization variants of a model, evaluated on the host")
     add_source_args(p)
@@ -19,9 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import UserError
-    from ..models.pipeline import parse_params, run_command
-    from ..recipes import RECIPES
+    from mcubench.core.errors import UserError
+    from mcubench.models.pipeline import parse_params, run_command
+    from mcubench.recipes import RECIPES
 
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
     if not names:

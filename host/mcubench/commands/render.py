@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import UserError
-from ..runtimes import RUNTIMES
+from mcubench.core.errors import UserError
+from mcubench.runtimes import RUNTIMES
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..runtimes.tflm import add_tflm_options
+    from mcubench.runtimes.tflm import add_tflm_options
 
     p = sub.add_parser("render", help="write a model's firmware project (PlatformIO) without building it")
     src = p.add_mutually_exclusive_group(required=True)
@@ -33,13 +33,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..boards import load_board
-    from ..render import render_project
-    from ..runtimes import WorkloadSpec
-    from ..runtimes.tflm import example_model, tflm_workload
+    from mcubench.core.boards import load_board
+    from mcubench.bench.render import render_project
+    from mcubench.runtimes import WorkloadSpec
+    from mcubench.runtimes.tflm import example_model, tflm_workload
 
     if args.model:
-        from ..models_bridge import read_tflite
+        from mcubench.bench.workloads import read_tflite
 
         model_bytes, name = read_tflite(args.model), args.model.stem
     else:
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.runtime == "tflm":
         workload = tflm_workload(model_bytes, name, cmsis_nn=args.cmsis_nn, tflm_dir=args.tflm_dir, model_path=args.model)
     else:
-        from ..models_bridge import test_input
+        from mcubench.bench.workloads import test_input
         import hashlib
 
         workload = WorkloadSpec(name, model_bytes=model_bytes, model_sha256=hashlib.sha256(model_bytes).hexdigest(),

@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import UserError
-from ..transport import SerialLink
+from mcubench.core.errors import UserError
+from mcubench.link.transport import SerialLink
 
 # Input bytes per `input` command: 2 hex digits per byte keeps a record well under 512 bytes.
 INPUT_CHUNK = 192
@@ -44,8 +44,8 @@ class Validation:
 
 def upload_and_invoke(link: SerialLink, data: bytes, timeout: float = 30.0) -> bytes:
     """One sample: write the input tensor in chunks, invoke, read the output back."""
-    from ..collect import _assemble_output
-    from ..targets.base import RunLog
+    from mcubench.bench.collect import _assemble_output
+    from mcubench.targets.base import RunLog
 
     for off in range(0, len(data), INPUT_CHUNK):
         link.command("input", off=off, hex=data[off : off + INPUT_CHUNK].hex().upper())
@@ -93,7 +93,7 @@ def score(device: list[np.ndarray], host: list[np.ndarray], labels: np.ndarray |
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..runtimes.tflm import add_tflm_options
+    from mcubench.runtimes.tflm import add_tflm_options
 
     p = sub.add_parser("validate", help="upload K test inputs to the device, compare outputs with labels and the host TFLM interpreter")
     p.add_argument("model", nargs="?", type=Path, help="a .tflite model (or use --example)")
@@ -116,11 +116,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _open_session(image, target_name: str, options, inputs: list[bytes]) -> list[bytes]:
     """Runs the validation session on the chosen target, always stopping what it started."""
-    from ..targets import get_emulator
-    from ..targets.emulator import connect_with_retry
+    from mcubench.targets import get_emulator
+    from mcubench.targets.emulator import connect_with_retry
 
     if target_name == "hardware":
-        from ..targets.hardware import HardwareTarget
+        from mcubench.targets.hardware import HardwareTarget
 
         target = HardwareTarget()
         holder: dict[str, list[bytes]] = {}
@@ -142,16 +142,16 @@ def _open_session(image, target_name: str, options, inputs: list[bytes]) -> list
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..boards import load_board
-    from ..build import build
-    from ..fileio import write_json_atomic
-    from ..models import tflm_host
-    from ..models.evaluate import io_quantization, quantize_input
-    from ..render import render_project
-    from ..models_bridge import default_model_runtime
-    from ..runtimes import WorkloadSpec
-    from ..runtimes.tflm import example_model, tflm_workload
-    from ..targets.base import RunOptions
+    from mcubench.core.boards import load_board
+    from mcubench.bench.build import build
+    from mcubench.core.fileio import write_json_atomic
+    from mcubench.models import tflm_host
+    from mcubench.models.evaluate import io_quantization, quantize_input
+    from mcubench.bench.render import render_project
+    from mcubench.bench.workloads import default_model_runtime
+    from mcubench.runtimes import WorkloadSpec
+    from mcubench.runtimes.tflm import example_model, tflm_workload
+    from mcubench.targets.base import RunOptions
 
     if (args.model is None) == (args.example is None):
         raise UserError("give a model file or --example", "e.g. mcubench validate --example digits")
@@ -162,11 +162,11 @@ def run(args: argparse.Namespace) -> int:
         model_bytes, dataset = example_model(args.example, args.recipe)
         name = f"{args.example}_{args.recipe}"
     else:
-        from ..models_bridge import read_tflite
+        from mcubench.bench.workloads import read_tflite
 
         model_bytes, name = read_tflite(args.model), args.model.stem
     if args.data:
-        from ..models.data import load_dataset
+        from mcubench.models.data import load_dataset
 
         dataset = load_dataset(args.data)
     if dataset is None:

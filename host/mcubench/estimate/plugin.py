@@ -10,10 +10,10 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from ..errors import UserError
-from ..fileio import write_text_atomic
-from ..paths import work_dir
-from .model import load_cost_model
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_text_atomic
+from mcubench.core.paths import work_dir
+from mcubench.estimate.model import load_cost_model
 
 PLUGIN_SOURCES = ("mcb_cycles.c", "thumb_decode.c")
 PLUGIN_HEADERS = ("qemu-plugin.h", "thumb_decode.h")

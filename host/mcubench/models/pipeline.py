@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..errors import UserError
-from ..fileio import write_bytes_atomic, write_json_atomic
-from .data import Dataset, load_dataset
-from .load import SourceModel, as_source, load_model
+from mcubench import __version__
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_bytes_atomic, write_json_atomic
+from mcubench.models.data import Dataset, load_dataset
+from mcubench.models.load import SourceModel, as_source, load_model
 
 SUMMARY_NAME = "summary.json"
 
@@ -50,7 +50,7 @@ def add_source_args(parser: argparse.ArgumentParser, *, out_required: bool = Tru
 
 def resolve_source(args: argparse.Namespace) -> Source:
     if args.example:
-        from .examples import load_example
+        from mcubench.models.examples import load_example
 
         example = load_example(args.example, seed=args.seed)
         dataset = load_dataset(args.data) if args.data else example.dataset
@@ -144,8 +144,8 @@ def run_variants(
     baseline: bool = True,
 ) -> dict:
     """Baseline float32 + each ``(recipe name, params)``; analyze, write, return the summary."""
-    from ..recipes import Variant, get_recipe
-    from .analysis import analyze
+    from mcubench.recipes import Variant, get_recipe
+    from mcubench.models.analysis import analyze
 
     out = Path(out_dir)
     check_out_dir(out, force)
@@ -217,7 +217,7 @@ def emit(summary: dict, as_json: bool) -> None:
 
 def run_command(args: argparse.Namespace, command: str, recipes: list[tuple[str, dict]], baseline: bool = True) -> int:
     """The body of quantize/prune/qat/distill: resolve, run, write, print. Returns the exit code."""
-    from .tf import stdout_to_stderr
+    from mcubench.models.tf import stdout_to_stderr
 
     check_out_dir(Path(args.out), args.force)
     with stdout_to_stderr():  # TensorFlow chatter must never reach a --json stdout

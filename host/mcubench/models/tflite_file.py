@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..errors import UserError
+from mcubench.core.errors import UserError
 
 
 def _schema():

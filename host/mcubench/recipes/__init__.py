@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..errors import UserError
-from ..models.data import Dataset
-from ..models.load import SourceModel, as_source
+from mcubench.core.errors import UserError
+from mcubench.models.data import Dataset
+from mcubench.models.load import SourceModel, as_source
 
 
 @dataclass
@@ -85,10 +85,10 @@ class Recipe:
 
 
 def _registry() -> dict[str, type[Recipe]]:
-    from .distill import Distill
-    from .prune import PruneConstant, PrunePolynomial
-    from .ptq import Dynamic, Float16, Float32, Int8, Int16x8
-    from .qat import QatInt8
+    from mcubench.recipes.distill import Distill
+    from mcubench.recipes.prune import PruneConstant, PrunePolynomial
+    from mcubench.recipes.ptq import Dynamic, Float16, Float32, Int8, Int16x8
+    from mcubench.recipes.qat import QatInt8
 
     classes = [Float32, Int8, Int16x8, Float16, Dynamic, QatInt8, PruneConstant, PrunePolynomial, Distill]
     return {cls.name: cls for cls in classes}

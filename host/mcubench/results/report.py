@@ -21,10 +21,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..fileio import write_bytes_atomic, write_text_atomic
-from .formats import human
-from .record import Record, label
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_bytes_atomic, write_text_atomic
+from mcubench.results.formats import human
+from mcubench.results.record import Record, label
 
 UNIT_TEXT = {
     "instructions": "instructions (emulated)",
@@ -498,7 +498,7 @@ def write_report(report: Report, out_dir: Path | str) -> ReportFiles:
 
 
 def default_out_dir() -> Path:
-    from ..paths import results_dir
+    from mcubench.core.paths import results_dir
 
     return results_dir() / "reports" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import jsonschema
 
-from ..errors import UserError
+from mcubench.core.errors import UserError
 
 SCHEMA_ID = "mcubench.result/1"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import UserError
-from .base import Runtime, WorkloadSources, WorkloadSpec
+from mcubench.core.errors import UserError
+from mcubench.runtimes.base import Runtime, WorkloadSources, WorkloadSpec
 
 # name -> "module:Class"; imported on use so a runtime's heavy dependencies load only when chosen.
 RUNTIMES: dict[str, str] = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..boards import Board
+from mcubench.core.boards import Board
 
 
 @dataclass

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..boards import Board
-from ..errors import UserError
-from .base import Runtime, WorkloadSources, WorkloadSpec
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.runtimes.base import Runtime, WorkloadSources, WorkloadSpec
 
 # name -> (source dir under firmware/, {param: (C macro, default, min, max)})
 BUILTIN_WORKLOADS = {

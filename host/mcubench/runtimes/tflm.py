@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..boards import Board
-from ..errors import UserError
-from ..fileio import write_text_atomic
-from .base import Runtime, WorkloadSources, WorkloadSpec
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_text_atomic
+from mcubench.runtimes.base import Runtime, WorkloadSources, WorkloadSpec
 
 TFLM_DIR_ENV = "MCUBENCH_TFLM_DIR"
 # What PlatformIO downloads for an Arduino board when no local checkout is given.
@@ -83,7 +83,7 @@ _DTYPE_BYTES = {"FLOAT32": 4, "INT32": 4, "UINT32": 4, "INT8": 1, "UINT8": 1, "I
 
 
 def model_facts(model_bytes: bytes, source: str = "model") -> ModelFacts:
-    from ..models.tflite_file import _enum_names, _schema, parse_tflite
+    from mcubench.models.tflite_file import _enum_names, _schema, parse_tflite
 
     parsed = parse_tflite(model_bytes, source)
     if len(parsed.inputs) != 1 or len(parsed.outputs) != 1:
@@ -171,7 +171,7 @@ def arena_plan(model_bytes: bytes, source: str = "model", cache_dir: Path | None
     The exact figure comes from ``mcubench.models.tflm_host.exact_arena`` (the real TFLM
     interpreter, binary search); it is cached by model hash because it takes seconds.
     """
-    from ..models import tflm_host
+    from mcubench.models import tflm_host
 
     sha = hashlib.sha256(model_bytes).hexdigest()
     cache = (cache_dir / f"arena-{sha[:20]}.json") if cache_dir else None
@@ -353,8 +353,8 @@ class TflmRuntime(Runtime):
                 )
 
     def render_workload(self, workload: WorkloadSpec, board: Board, project_dir: Path) -> WorkloadSources:
-        from ..identity import tool_version
-        from ..render import template_env, write_if_changed
+        from mcubench.core.identity import tool_version
+        from mcubench.bench.render import template_env, write_if_changed
 
         assert workload.model_bytes is not None
         name = workload.name
@@ -399,7 +399,7 @@ class TflmRuntime(Runtime):
         write_if_changed(gen / "model_data.cc", env.get_template("tflm/model_data.cc.j2").render(context))
         write_if_changed(gen / "workload.cc", env.get_template("tflm/workload.cc.j2").render(context))
 
-        from ..paths import firmware_dir
+        from mcubench.core.paths import firmware_dir
 
         # -g1: line tables for addr2line without -g3's macro tables, which double TFLM's compile time.
         flags = ["-DTF_LITE_STATIC_MEMORY", "-g1", f"-I{firmware_dir() / 'runtimes' / 'tflm'}"]
@@ -478,7 +478,7 @@ def tflm_workload(
 ) -> WorkloadSpec:
     """A WorkloadSpec for the tflm runtime; the input defaults to the bench's fixed test vector."""
     if input_bytes is None:
-        from ..models_bridge import test_input
+        from mcubench.bench.workloads import test_input
 
         _, input_bytes = test_input(model_bytes)
     extra: dict[str, Any] = {"cmsis_nn": _flag_bool(cmsis_nn)}
@@ -496,9 +496,9 @@ def tflm_workload(
 
 def example_model(name: str, recipe: str = "int8", seed: int = 0) -> tuple[bytes, Any]:
     """A built-in example trained (cached) and converted with ``recipe``: (tflite bytes, dataset)."""
-    from ..models.examples import load_example
-    from ..models.load import as_source
-    from ..recipes import get_recipe
+    from mcubench.models.examples import load_example
+    from mcubench.models.load import as_source
+    from mcubench.recipes import get_recipe
 
     example = load_example(name, seed=seed)
     variant = get_recipe(recipe).apply(as_source(example.model), example.dataset, {})

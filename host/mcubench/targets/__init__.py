@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..errors import UserError
-from .base import Image, RunLog, RunOptions, Target, ToolStatus
-from .emulator import Emulator, EmulatorTarget
-from .qemu import Qemu
-from .renode import Renode
+from mcubench.core.errors import UserError
+from mcubench.targets.base import Image, RunLog, RunOptions, Target, ToolStatus
+from mcubench.targets.emulator import Emulator, EmulatorTarget
+from mcubench.targets.qemu import Qemu
+from mcubench.targets.renode import Renode
 
 # Emulators by name. Order matters for `--emulator auto`: the first present that can run the
 # board is used.
@@ -28,11 +28,11 @@ def get_target(name: str) -> Target:
     if name in EMULATORS:
         return EmulatorTarget(get_emulator(name))
     if name == "hardware":
-        from .hardware import HardwareTarget
+        from mcubench.targets.hardware import HardwareTarget
 
         return HardwareTarget()
     if name == "labgrid":  # a board on a labgrid place (the `farm` extra)
-        from .labgrid import LabgridTarget
+        from mcubench.targets.labgrid import LabgridTarget
 
         return LabgridTarget()
     known = ", ".join([*EMULATORS, "hardware", "labgrid"])

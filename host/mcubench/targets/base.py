@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..boards import Board
-from ..errors import UserError
-from ..protocol import DecoderStats, Record
-from ..transport import SerialLink
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.link.protocol import DecoderStats, Record
+from mcubench.link.transport import SerialLink
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from ..boards import Board
-from ..errors import UserError
-from ..transport import LinkClosed, SerialLink
-from .base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session, close_link, hello_timing
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.link.transport import LinkClosed, SerialLink
+from mcubench.targets.base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session, close_link, hello_timing
 
 
 def die_with_parent() -> None:

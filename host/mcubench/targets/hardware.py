@@ -26,12 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ..boards import Board, UsbId
-from ..errors import UserError
-from ..transport import LinkClosed, SerialLink
-from .base import (
-    Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session, board_latency, close_link, hello_timing,
-)
+from mcubench.core.boards import Board, UsbId
+from mcubench.core.errors import UserError
+from mcubench.link.transport import LinkClosed, SerialLink
+from mcubench.targets.base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session, board_latency, close_link, hello_timing
 
 BOOTLOADER_WAIT_S = 10.0  # 1200-bps touch -> bootloader port present
 UPLOAD_TIMEOUT_S = 180.0
@@ -176,7 +174,7 @@ class HardwareTarget(Target):
     def pio_executable(self) -> str:
         if self._pio:
             return self._pio
-        from ..pio_offline import pio_executable
+        from mcubench.core.pio_offline import pio_executable
 
         return pio_executable()
 

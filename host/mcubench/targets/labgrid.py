@@ -23,12 +23,12 @@ from typing import Any
 
 import serial
 
-from ..boards import Board
-from ..errors import UserError
-from ..farm.labgrid_client import INSTALL_HINT, LabgridClient, PlaceState, RemoteResource, client_executable
-from ..farm.upload import ExporterHost, get_uploader
-from ..transport import LinkClosed, LinkTimeout, SerialLink
-from .base import Image, RunLog, RunOptions, Target, ToolStatus, board_latency, close_link, hello_timing
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.targets.farm.labgrid_client import INSTALL_HINT, LabgridClient, PlaceState, RemoteResource, client_executable
+from mcubench.targets.farm.upload import ExporterHost, get_uploader
+from mcubench.link.transport import LinkClosed, LinkTimeout, SerialLink
+from mcubench.targets.base import Image, RunLog, RunOptions, Target, ToolStatus, board_latency, close_link, hello_timing
 
 DEFAULT_ACQUIRE_TIMEOUT = 600.0  # seconds a request waits for its place
 
@@ -261,7 +261,7 @@ class LabgridTarget(Target):
         tick_unit, tick_hz, clock_hz = hello_timing(link.records)
         emulator = state.tags.get("emulator")
         if emulator:
-            from . import get_emulator
+            from mcubench.targets import get_emulator
 
             emu = get_emulator(emulator)
             latency = (emu.latency_unit, emu.latency_source, emu.units_per_tick(tick_hz, tick_unit))

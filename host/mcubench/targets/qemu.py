@@ -11,9 +11,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from ..errors import UserError
-from .base import Image, RunLog, RunOptions, ToolStatus
-from .emulator import Emulator, RunningEmulator, die_with_parent, free_tcp_port
+from mcubench.core.errors import UserError
+from mcubench.targets.base import Image, RunLog, RunOptions, ToolStatus
+from mcubench.targets.emulator import Emulator, RunningEmulator, die_with_parent, free_tcp_port
 
 ICOUNT_SHIFT = 0  # 2**shift ns of virtual time per instruction
 
@@ -38,7 +38,7 @@ class Qemu(Emulator):
             "-kernel", str(image.elf),
         ]
         if estimate_report is not None:
-            from ..estimate import plugin_spec
+            from mcubench.estimate import plugin_spec
 
             cmd += ["-plugin", plugin_spec(options.estimate_board, estimate_report)]
         return cmd
@@ -65,7 +65,7 @@ class Qemu(Emulator):
         report = running.artifacts.get("estimate")
         if report is None:
             return
-        from ..estimate import parse_report
+        from mcubench.estimate import parse_report
 
         if not report.is_file():
             raise UserError(

@@ -1,6 +1,6 @@
 """Renode as the emulated Arduino Nano 33 BLE (platform `arduino_nano_33_ble`, nRF52840).
 
-mcubench writes a `.resc` (mcubench.renode_scripts) that creates the board, adds a DWT at the
+mcubench writes a `.resc` (mcubench.targets.renode_scripts) that creates the board, adds a DWT at the
 64 MHz core clock, loads the ELF, serves UART0 on a raw TCP socket on loopback and starts;
 the host reads the protocol from `socket://127.0.0.1:<port>` like any serial port.
 
@@ -22,12 +22,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..boards import Board
-from ..errors import UserError
-from ..fileio import write_text_atomic
-from ..renode_scripts import RenodeMachine, check_resc, render_resc
-from .base import Image, RunOptions, ToolStatus
-from .emulator import Emulator, RunningEmulator, free_tcp_port
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_text_atomic
+from mcubench.targets.renode_scripts import RenodeMachine, check_resc, render_resc
+from mcubench.targets.base import Image, RunOptions, ToolStatus
+from mcubench.targets.emulator import Emulator, RunningEmulator, free_tcp_port
 
 INSTALL_HINT = (
     "install Renode 1.16 (the linux-portable package or .deb from https://github.com/renode/renode/releases) "

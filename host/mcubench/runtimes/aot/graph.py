@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from mcubench.errors import UserError
+from mcubench.core.errors import UserError
 
 # TensorType enum values of the TFLite schema, to numpy dtypes.
 _DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 7: np.int16, 9: np.int8}

@@ -26,9 +26,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mcubench import paths
-from mcubench.errors import UserError
-from mcubench.fileio import write_bytes_atomic
+from mcubench.core import paths
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_bytes_atomic
 
 CODE_VERSION = "1"
 EXAMPLES = ("digits", "sine", "kws_dscnn")

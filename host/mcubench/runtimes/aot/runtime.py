@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mcubench.boards import Board
-from mcubench.errors import UserError
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
 from mcubench.runtimes.base import Runtime, WorkloadSources, WorkloadSpec
 
 DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85")

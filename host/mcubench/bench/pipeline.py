@@ -14,15 +14,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .boards import Board, check_fit, load_board
-from .build import ElfSizes, build, elf_sizes
-from .collect import Measurements, collect
-from .errors import UserError
-from .identity import git_hash, tool_version
-from .render import Project, project_lock, render_project
-from .runtimes import WorkloadSpec
-from .targets import RunOptions, get_target
-from .targets.base import Image, RunLog
+from mcubench.core.boards import Board, check_fit, load_board
+from mcubench.bench.build import ElfSizes, build, elf_sizes
+from mcubench.bench.collect import Measurements, collect
+from mcubench.core.errors import UserError
+from mcubench.core.identity import git_hash, tool_version
+from mcubench.bench.render import Project, project_lock, render_project
+from mcubench.runtimes import WorkloadSpec
+from mcubench.targets import RunOptions, get_target
+from mcubench.targets.base import Image, RunLog
 
 SCHEMA_ID = "mcubench.result/1"
 
@@ -76,7 +76,7 @@ def run_bench(request: BenchRequest) -> BenchOutcome:
         raise UserError(reason, "pick another --target/--emulator or --board (mcubench boards lists them)")
     if request.runtime == "tflm" and request.workload.model_bytes is not None:
         # Refuse a model that cannot fit before spending minutes on a TFLM build.
-        from .runtimes.tflm import preflight_fit
+        from mcubench.runtimes.tflm import preflight_fit
 
         preflight_fit(request.workload.model_bytes, limits_board, request.workload.name)
     # The image is built for the board as this target runs it (e.g. the nRF52840 bare-metal
@@ -186,12 +186,12 @@ def estimate_fields(log: RunLog, m: Measurements, board: Board) -> dict[str, Any
 
     Always labelled an estimate; the exact instruction figure stays as it is.
     """
-    from .estimate.report import cycles_to_ms
+    from mcubench.estimate.report import cycles_to_ms
 
     est = log.extra.get("estimate")
     if est is None:
         return {}
-    from .estimate.report import Estimate
+    from mcubench.estimate.report import Estimate
 
     assert isinstance(est, Estimate)
     # Region 2 wraps each timed run() in the benchmark core; its mean per entry is per run.
@@ -220,12 +220,12 @@ def estimate_fields(log: RunLog, m: Measurements, board: Board) -> dict[str, Any
 def _flash_split(runtime: str, image: Image, sizes: ElfSizes) -> dict[str, int] | None:
     """Flash by owner (model / runtime / rest) where the runtime can tell, from ELF symbols."""
     if runtime == "tflm":
-        from .runtimes.tflm import flash_split
+        from mcubench.runtimes.tflm import flash_split
 
         split = flash_split(image.elf, sizes.flash)
         model, runtime_bytes = split["model"], split["tflm"]
     elif runtime == "aot":
-        from .runtimes.aot.bench import flash_split
+        from mcubench.commands.aot_bench import flash_split
 
         split = flash_split(image.elf)
         model, runtime_bytes = split["weights"], split["model_code"] + split["kernels"]
@@ -242,6 +242,6 @@ def _parse_param(value: str) -> Any:
 
 
 def default_result_path(result: dict[str, Any]) -> Path:
-    from .paths import results_dir
+    from mcubench.core.paths import results_dir
 
     return results_dir() / "runs" / f"{result['id']}.json"

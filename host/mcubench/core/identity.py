@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import subprocess
 
-from . import __version__
-from .paths import project_root
+from mcubench import __version__
+from mcubench.core.paths import project_root
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,8 +16,8 @@ from typing import Callable, Iterable
 
 import serial
 
-from .errors import UserError
-from .protocol import Decoder, Record, encode_record
+from mcubench.core.errors import UserError
+from mcubench.link.protocol import Decoder, Record, encode_record
 
 
 class LinkTimeout(UserError):
@@ -44,7 +44,7 @@ class Transcript:
     sent: list[bytes] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
-        from .fileio import write_bytes_atomic
+        from mcubench.core.fileio import write_bytes_atomic
 
         write_bytes_atomic(path, bytes(self.received))
 

@@ -14,7 +14,7 @@ def project_root() -> Path:
     env = os.environ.get("MCUBENCH_HOME")
     if env:
         return Path(env).resolve()
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 def boards_dir() -> Path:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UserError
-from .runtimes import RUNTIMES, WorkloadSpec
+from mcubench.core.errors import UserError
+from mcubench.runtimes import RUNTIMES, WorkloadSpec
 
 TEST_INPUT_SEED = 20260101
 
@@ -42,7 +42,7 @@ def read_tflite(path: Path) -> bytes:
 
 def test_input(model_bytes: bytes) -> tuple[np.ndarray, bytes]:
     """A deterministic input for the model's first input tensor, in its own dtype."""
-    from .models.tflite_file import parse_tflite
+    from mcubench.models.tflite_file import parse_tflite
 
     model = parse_tflite(model_bytes)
     if len(model.inputs) != 1:
@@ -82,7 +82,7 @@ def workload_for_model(path: Path, runtime: str | None) -> tuple[WorkloadSpec, s
     )
 
     def reference_output() -> bytes:
-        from .models.tflm_host import invoke
+        from mcubench.models.tflm_host import invoke
 
         return np.ascontiguousarray(invoke(model_bytes, array)).tobytes()
 

@@ -19,11 +19,11 @@ from typing import Any, Iterator
 
 import jinja2
 
-from .boards import Board
-from .fileio import write_text_atomic
-from .identity import tool_version
-from .paths import boards_dir, firmware_dir, templates_dir, work_dir
-from .runtimes import WorkloadSources, WorkloadSpec, get_runtime
+from mcubench.core.boards import Board
+from mcubench.core.fileio import write_text_atomic
+from mcubench.core.identity import tool_version
+from mcubench.core.paths import boards_dir, firmware_dir, templates_dir, work_dir
+from mcubench.runtimes import WorkloadSources, WorkloadSpec, get_runtime
 
 
 @dataclass

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
-from .paths import boards_dir
+from mcubench.core.errors import UserError
+from mcubench.core.paths import boards_dir
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from ..errors import UserError
+from mcubench.core.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .errors import UserError
+from mcubench.core.errors import UserError
 
 PROTOCOL_VERSION = 1
 MARKER = b"@MCB"

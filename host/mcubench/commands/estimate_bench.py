@@ -1,8 +1,8 @@
 """The plugin's own benchmark: instructions, estimated cycles, cycles per instruction and
 QEMU's wall time with and without the plugin (target: with <= 2x without).
 
-    python -m mcubench.estimate.bench --examples [--board nano33ble]   # the example models (int8, AOT)
-    python -m mcubench.estimate.bench [ELF ...] [--board nano33ble]      # self-exiting ELFs (default: the loadtest)
+    python -m mcubench.commands.estimate_bench --examples [--board nano33ble]   # the example models (int8, AOT)
+    python -m mcubench.commands.estimate_bench [ELF ...] [--board nano33ble]      # self-exiting ELFs (default: the loadtest)
 
 For the example models the figures are per inference (the benchmark core's timed region) and
 the wall times are whole QEMU sessions (boot, warm-up, 5 timed runs, reporting).
@@ -15,8 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
-from .microbench import build_microbench, run_qemu
+from mcubench.core.errors import UserError
+from mcubench.estimate.microbench import build_microbench, run_qemu
 
 
 @dataclass
@@ -44,10 +44,10 @@ def measure(elf: Path, board: str, repeat: int = 3) -> PluginCost:
 def measure_examples(board: str, repeat: int) -> list[tuple[str, int, int, float, float, float]]:
     """Per example model (int8 variant, AOT runtime, QEMU): instructions and estimated cycles
     per inference, CPI, and best-of-`repeat` QEMU session wall time without / with the plugin."""
-    from ..models.examples import EXAMPLES
-    from ..models_bridge import workload_for_model
-    from ..pipeline import BenchRequest, run_bench
-    from ..variants import prepare_example_variant
+    from mcubench.models.examples import EXAMPLES
+    from mcubench.bench.workloads import workload_for_model
+    from mcubench.bench.pipeline import BenchRequest, run_bench
+    from mcubench.recipes.variants import prepare_example_variant
 
     rows = []
     for name in EXAMPLES:
@@ -70,7 +70,7 @@ def measure_examples(board: str, repeat: int) -> list[tuple[str, int, int, float
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mcubench.estimate.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m mcubench.commands.estimate_bench", description=__doc__.split("\n\n")[0])
     p.add_argument("elf", nargs="*", type=Path, help="self-exiting ELFs for mps2-an386 (default: the loadtest image)")
     p.add_argument("--board", default="nano33ble", help="board assumption for the estimate (default nano33ble)")
     p.add_argument("--repeat", type=int, default=3, help="runs per configuration (default 3)")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..errors import UserError
+from mcubench.core.errors import UserError
 
 DEFAULT_COORDINATOR = "127.0.0.1:20408"  # labgrid-client's own default
 INSTALL_HINT = "install the farm extra: pip install 'mcubench[farm]' (labgrid>=25, same version as the coordinator)"

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .fileio import write_bytes_atomic, write_json_atomic
-from .identity import tool_version
-from .paths import work_dir
+from mcubench.core.fileio import write_bytes_atomic, write_json_atomic
+from mcubench.core.identity import tool_version
+from mcubench.core.paths import work_dir
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,14 @@ def host_metrics_from(analysis: dict[str, Any], variant_metrics: dict[str, Any])
 
 
 def prepare_example_variant(example: str, recipe: str, params: dict[str, Any] | None = None, seed: int = 0) -> PreparedVariant:
-    from .models.analysis import analyze
-    from .models.examples import EXAMPLES, cache_key, load_example
-    from .recipes import get_recipe
+    from mcubench.models.analysis import analyze
+    from mcubench.models.examples import EXAMPLES, cache_key, load_example
+    from mcubench.recipes import get_recipe
 
     params = dict(params or {})
     spec = EXAMPLES.get(example)
     if spec is None:
-        from .errors import UserError
+        from mcubench.core.errors import UserError
 
         raise UserError(f"unknown example `{example}`", f"choose one of: {', '.join(EXAMPLES)}")
     ident = json.dumps({"example": cache_key(spec, seed), "recipe": recipe, "params": params, "tool": tool_version()}, sort_keys=True)

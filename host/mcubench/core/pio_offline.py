@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .errors import UserError
+from mcubench.core.errors import UserError
 
 # PlatformIO 6.1/6.2 asks for tool-scons "~4.41101.0", i.e. SCons 4.11.1 in its numbering.
 TOOL_SCONS_VERSION = "4.41101.0"

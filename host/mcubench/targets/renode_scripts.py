@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .boards import Board
-from .errors import UserError
-from .fileio import write_text_atomic
-from .identity import tool_version
-from .render import template_env
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_text_atomic
+from mcubench.core.identity import tool_version
+from mcubench.bench.render import template_env
 
 # The protocol's record marker (docs/protocol.md) as the Robot suite matches it.
 RECORD_MARKER = "@MCB1"

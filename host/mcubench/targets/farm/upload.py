@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ClassVar
 
-from ..errors import UserError
+from mcubench.core.errors import UserError
 
 
 class Uploader(ABC):

@@ -16,13 +16,13 @@ from pathlib import Path
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from .errors import UserError
-from .identity import git_hash, tool_version
-from .pio_offline import ensure_tool_scons, pio_executable
-from .render import Project
-from .targets.base import Image
+from mcubench.core.errors import UserError
+from mcubench.core.identity import git_hash, tool_version
+from mcubench.core.pio_offline import ensure_tool_scons, pio_executable
+from mcubench.bench.render import Project
+from mcubench.targets.base import Image
 
-STAMP = "mcubench.build-id"
+STAMP = "mcubench.bench.build-id"
 
 
 @dataclass(frozen=True)

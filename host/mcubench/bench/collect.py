@@ -12,9 +12,9 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import UserError
-from .protocol import ProtocolError
-from .targets.base import Image, RunLog
+from mcubench.core.errors import UserError
+from mcubench.link.protocol import ProtocolError
+from mcubench.targets.base import Image, RunLog
 
 
 @dataclass

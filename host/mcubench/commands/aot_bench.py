@@ -6,7 +6,7 @@ MAC, the planned activation arena next to TFLM's exact arena for the same model,
 (weights, AOT code, whole image), and whether the outputs equal the host TFLM interpreter's.
 
     mcubench aot-bench [--models kws_dscnn,ref_mobilenet] [--kernels dsp|portable] [--ops] [--json]
-    python -m mcubench.runtimes.aot.bench ...
+    python -m mcubench.commands.aot_bench ...
 
 This is a benchmark, not a test: it fails (exit 1) only when some output does not match.
 """
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcubench.errors import UserError
+from mcubench.core.errors import UserError
 
 TARGET_INSTR_PER_MAC = 2.5
 TARGET_ARENA_RATIO = 0.7
@@ -83,8 +83,8 @@ def bench_model(name: str, *, dsp: bool = True, runs: int = 1, timeout: float = 
                 verbose: bool = False) -> AotBenchRow:
     """Build and run one model (see reference_models.ALL_MODELS) under QEMU."""
     from mcubench.models.tflm_host import exact_arena
-    from mcubench.models_bridge import workload_for_model
-    from mcubench.pipeline import BenchRequest, run_bench
+    from mcubench.bench.workloads import workload_for_model
+    from mcubench.bench.pipeline import BenchRequest, run_bench
     from mcubench.runtimes.aot.reference_models import model_path
     from mcubench.targets import RunOptions
 
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mcubench.runtimes.aot.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mcubench.commands.aot_bench", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:
