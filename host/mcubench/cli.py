@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "compare": "mcubench.commands.compare",
     "report": "mcubench.commands.report",
     "aot-bench": "mcubench.commands.aot_bench",
+    "estimate-bench": "mcubench.commands.estimate_bench",
 }
 
 

@@ -28,6 +28,15 @@ import yaml
 
 from mcubench.core.errors import UserError
 from mcubench.core.identity import tool_version
+from mcubench.core.boards import all_board_ids
+from mcubench.runtimes import RUNTIMES
+from mcubench.bench.pipeline import BenchRequest, run_bench
+from mcubench.core.types import WorkloadSpec
+from mcubench.results.history import History
+from mcubench.core.paths import results_dir
+from mcubench.results.report import build_report, write_report
+from mcubench.bench.workloads import workload_for_model
+from mcubench.recipes.variants import prepare_example_variant
 
 # The built-in example sweep: the example models × three deployable recipes on the emulated
 # board, through the offline ahead-of-time runtime.
@@ -179,8 +188,6 @@ def _recipe_entry(entry: Any, source: str) -> tuple[str, tuple[tuple[str, Any], 
 
 
 def _check_names(recipes: list, runtimes: list, boards: list, source: str) -> None:
-    from mcubench.core.boards import all_board_ids
-    from mcubench.runtimes import RUNTIMES
 
     for board in boards:
         if board not in all_board_ids():
@@ -231,18 +238,14 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
 
 
 def _run_job(spec: JobSpec) -> dict[str, Any]:
-    from mcubench.bench.pipeline import BenchRequest, run_bench
-    from mcubench.runtimes import WorkloadSpec
 
     if spec.model.startswith("builtin:"):
         workload = WorkloadSpec(spec.model.split(":", 1)[1], dict(spec.params), warmup=spec.warmup, runs=spec.runs)
         extras: dict[str, Any] = {}
         runtime = "builtin"
     else:
-        from mcubench.bench.workloads import workload_for_model
 
         if spec.model.startswith("example:"):
-            from mcubench.recipes.variants import prepare_example_variant
 
             example = spec.model.split(":", 1)[1]
             variant = prepare_example_variant(example, spec.recipe or "int8", dict(spec.recipe_params))
@@ -281,7 +284,6 @@ def run_sweep(
     on_progress: Callable[[str, JobSpec, dict[str, Any] | None], None] | None = None,
 ) -> SweepSummary:
     """Runs every job not yet in the history; returns counts and stored record ids."""
-    from mcubench.results.history import History
 
     history = History(history_path)
     summary = SweepSummary(config.name, len(config.jobs), history=str(history.path))
@@ -340,7 +342,6 @@ def run_sweep(
 
 def sweep_records(config: SweepConfig, history_path: Path | str | None = None) -> list[dict[str, Any]]:
     """The newest stored record of every job of the sweep (done in this run or before)."""
-    from mcubench.results.history import History
 
     history = History(history_path)
     records = []
@@ -353,8 +354,6 @@ def sweep_records(config: SweepConfig, history_path: Path | str | None = None) -
 
 def write_sweep_report(config: SweepConfig, summary: SweepSummary, out_dir: Path | None = None) -> Path | None:
     """Markdown + HTML report over the whole sweep; returns the HTML path (None: nothing to report)."""
-    from mcubench.core.paths import results_dir
-    from mcubench.results.report import build_report, write_report
 
     records = sweep_records(config, summary.history)
     if not records:

@@ -12,11 +12,11 @@ import time
 import psutil
 import pytest
 
-from mcubench.bench.build import elf_sizes
+from mcubench.core.elf import elf_sizes
 from mcubench.core.errors import UserError
 from mcubench.core.paths import work_dir
 from mcubench.bench.pipeline import BenchRequest, run_bench
-from mcubench.runtimes import WorkloadSpec
+from mcubench.core.types import WorkloadSpec
 
 from helpers import mcubench, require_tool
 

@@ -12,7 +12,7 @@ from mcubench.core.boards import load_board
 from mcubench.bench.collect import collect
 from mcubench.core.errors import UserError
 from mcubench.targets import get_target
-from mcubench.targets.base import Image, RunOptions
+from mcubench.core.types import Image, RunOptions
 from mcubench.targets.hardware import HardwareTarget, PortInfo, touch_1200bps
 from mcubench.link.transport import LinkClosed
 

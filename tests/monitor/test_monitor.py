@@ -100,8 +100,8 @@ def test_monitor_on_qemu_over_socket(tmp_path):
     from mcubench.core.boards import load_board
     from mcubench.bench.build import build
     from mcubench.bench.render import render_project
-    from mcubench.runtimes import WorkloadSpec
-    from mcubench.targets.base import RunOptions
+    from mcubench.core.types import WorkloadSpec
+    from mcubench.core.types import RunOptions
     from mcubench.targets.qemu import Qemu
 
     qemu = Qemu()

@@ -162,7 +162,9 @@ def qemu_session(tmp_path_factory) -> bytes:
     require_tool("qemu-system-arm")
     require_tool("arm-none-eabi-gcc")
     from mcubench.commands.emulate import build_for_emulator
-    from mcubench.targets import EmulatorTarget, RunOptions, get_emulator
+    from mcubench.targets.emulator import EmulatorTarget
+    from mcubench.targets.emulators import get_emulator
+    from mcubench.core.types import RunOptions
 
     qemu = get_emulator("qemu")
     out = tmp_path_factory.mktemp("qemu-session")

@@ -65,7 +65,7 @@ def test_renders_every_deployable_example_variant(example, recipe, example_varia
     assert budget == info.exact_bytes + margin
 
     # the baked-in input is the bench's fixed test vector; one profiler slot per executed op
-    from mcubench.bench.workloads import test_input
+    from mcubench.models.bench_input import test_input
 
     assert c_array_bytes(workload, "input_buffer") == test_input(model)[1]
     assert f"#define MCB_TFLM_NODES {len(facts.op_names)}" in workload

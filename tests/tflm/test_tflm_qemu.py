@@ -15,7 +15,7 @@ KERNELS = ("on", "off")
 def outcomes(tflm_dir, example_variants):
     """digits int8 benchmarked on QEMU with CMSIS-NN and with reference kernels."""
     from mcubench.models.tflm_host import invoke
-    from mcubench.bench.workloads import test_input
+    from mcubench.models.bench_input import test_input
     from mcubench.bench.pipeline import BenchRequest, run_bench
     from mcubench.runtimes.tflm import tflm_workload
 
@@ -66,7 +66,7 @@ def test_on_device_validation_session(outcomes, example_variants):
     from mcubench.commands.validate import _open_session, score
     from mcubench.models.evaluate import io_quantization, quantize_input
     from mcubench.models.tflm_host import invoke
-    from mcubench.targets.base import RunOptions
+    from mcubench.core.types import RunOptions
 
     model, dataset, _ = example_variants[("digits", "int8")]
     (dtype, scale, zp), _ = io_quantization(model)

@@ -10,101 +10,15 @@ import os
 import re
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
-
-from elftools.elf.constants import SH_FLAGS
-from elftools.elf.elffile import ELFFile
 
 from mcubench.core.errors import UserError
 from mcubench.core.identity import git_hash, tool_version
 from mcubench.core.pio_offline import ensure_tool_scons, pio_executable
 from mcubench.bench.render import Project
-from mcubench.targets.base import Image
+from mcubench.core.types import Image
 
-STAMP = "mcubench.bench.build-id"
-
-
-@dataclass(frozen=True)
-class ElfSizes:
-    """Where an image's bytes go. flash = text + rodata + initialised data (its load image);
-    static RAM = data + bss; heap and stack are reserved RAM regions of their own."""
-
-    text: int
-    rodata: int
-    data: int
-    bss: int
-    heap: int
-    stack: int
-
-    @property
-    def flash(self) -> int:
-        return self.text + self.rodata + self.data
-
-    @property
-    def static_ram(self) -> int:
-        return self.data + self.bss
-
-    @property
-    def ram_reserved(self) -> int:
-        """Everything the image claims in RAM: static data, heap and stack."""
-        return self.static_ram + self.heap + self.stack
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "text": self.text, "rodata": self.rodata, "data": self.data, "bss": self.bss,
-            "heap": self.heap, "stack": self.stack, "flash": self.flash, "static_ram": self.static_ram,
-        }
-
-
-def elf_sizes(elf: Path) -> ElfSizes:
-    text = rodata = data = bss = heap = stack = 0
-    with open(elf, "rb") as f:
-        elffile = ELFFile(f)
-        # Load address of each section: a writable section that is loaded where it runs
-        # (e.g. .init_array in flash) is flash-resident, not RAM data copied at start-up.
-        segments = [s for s in elffile.iter_segments() if s["p_type"] == "PT_LOAD"]
-
-        def load_address(section) -> int:
-            addr = section["sh_addr"]
-            for seg in segments:
-                if seg["p_vaddr"] <= addr < seg["p_vaddr"] + max(seg["p_memsz"], 1):
-                    return addr - seg["p_vaddr"] + seg["p_paddr"]
-            return addr
-
-        for section in elffile.iter_sections():
-            flags = section["sh_flags"]
-            size = section["sh_size"]
-            if not flags & SH_FLAGS.SHF_ALLOC or size == 0:
-                continue
-            name = section.name
-            if name.startswith(".stack") or name == ".stack_dummy":
-                stack += size
-            elif name.startswith(".heap"):
-                heap += size
-            elif section["sh_type"] == "SHT_NOBITS":
-                bss += size
-            elif flags & SH_FLAGS.SHF_WRITE and load_address(section) != section["sh_addr"]:
-                data += size
-            elif flags & SH_FLAGS.SHF_EXECINSTR:
-                text += size
-            else:
-                rodata += size
-    return ElfSizes(text, rodata, data, bss, heap, stack)
-
-
-def symbol_sizes(elf: Path, names: list[str]) -> dict[str, int]:
-    """Sizes of the named symbols (e.g. a model array), 0 when absent."""
-    wanted = set(names)
-    found = {n: 0 for n in names}
-    with open(elf, "rb") as f:
-        symtab = ELFFile(f).get_section_by_name(".symtab")
-        if symtab is None:
-            return found
-        for sym in symtab.iter_symbols():
-            if sym.name in wanted:
-                found[sym.name] = sym["st_size"]
-    return found
+STAMP = "mcubench.build-id"
 
 
 def find_elf(project: Project) -> Path | None:

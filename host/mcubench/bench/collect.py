@@ -14,7 +14,8 @@ from typing import Any
 
 from mcubench.core.errors import UserError
 from mcubench.link.protocol import ProtocolError
-from mcubench.targets.base import Image, RunLog
+from mcubench.core.types import Image
+from mcubench.link.runlog import RunLog
 
 
 @dataclass

@@ -6,25 +6,25 @@ Each stage is a function of the previous one's output (see docs/architecture.md)
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import uuid
-import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable
 
-from mcubench.core.boards import Board, check_fit, load_board
-from mcubench.bench.build import ElfSizes, build, elf_sizes
+from mcubench.bench.build import build
 from mcubench.bench.collect import Measurements, collect
-from mcubench.core.errors import UserError
-from mcubench.core.identity import git_hash, tool_version
 from mcubench.bench.render import Project, project_lock, render_project
-from mcubench.runtimes import WorkloadSpec
-from mcubench.targets import RunOptions, get_target
-from mcubench.targets.base import Image, RunLog
-
-SCHEMA_ID = "mcubench.result/1"
+from mcubench.bench.result import make_result
+from mcubench.core.boards import Board, check_fit, load_board
+from mcubench.core.elf import ElfSizes, elf_sizes
+from mcubench.core.errors import UserError
+from mcubench.core.types import Image, RunOptions, WorkloadSpec
+from mcubench.estimate.plugin import estimate_plugin
+from mcubench.estimate.report import Estimate, parse_report
+from mcubench.link.runlog import RunLog
+from mcubench.runtimes import get_runtime
+from mcubench.targets import get_target
+from mcubench.targets.base import Capability, Target
 
 
 @dataclass
@@ -34,6 +34,7 @@ class BenchRequest:
     board: str = "mps2-an386"
     target: str | None = None  # None: the board's default target
     memory_of: str | None = None  # enforce another board's flash/RAM limits
+    estimate: str | None = None  # a board: add a cycle estimate for it (an instruction-plugin target)
     options: RunOptions = field(default_factory=RunOptions)
     recipe: str | None = None
     variant: str | None = None
@@ -51,6 +52,7 @@ class BenchOutcome:
     log: RunLog
     measurements: Measurements
     result: dict[str, Any]
+    estimate: Estimate | None = None
 
 
 def resolve_target(request: BenchRequest, board: Board) -> str:
@@ -74,11 +76,11 @@ def run_bench(request: BenchRequest) -> BenchOutcome:
     reason = target.supports(board)
     if reason:
         raise UserError(reason, "pick another --target/--emulator or --board (mcubench boards lists them)")
-    if request.runtime == "tflm" and request.workload.model_bytes is not None:
-        # Refuse a model that cannot fit before spending minutes on a TFLM build.
-        from mcubench.runtimes.tflm import preflight_fit
-
-        preflight_fit(request.workload.model_bytes, limits_board, request.workload.name)
+    if request.estimate:
+        load_board(request.estimate)  # a clear error for an unknown board, before building
+        target.require(Capability.INSTRUCTION_PLUGIN, "load the cycle-estimate plugin (--estimate)")
+    runtime = get_runtime(request.runtime)
+    runtime.preflight(request.workload, limits_board)
     # The image is built for the board as this target runs it (e.g. the nRF52840 bare-metal
     # port under Renode); its limits stay the real board's.
     project = render_project(request.runtime, request.workload, board.for_target(target.name))
@@ -87,161 +89,27 @@ def run_bench(request: BenchRequest) -> BenchOutcome:
         image = build(project, verbose=request.verbose)
     sizes = elf_sizes(image.elf)
     limits = fit_stage(image, sizes, limits_board)
-    log = target.run(image, request.options)
+    log, estimate = run_stage(target, image, request.options, request.estimate)
     measurements = collect(log, image)
-    result = make_result(request, board, project, image, sizes, limits, log, measurements)
-    return BenchOutcome(project, image, sizes, log, measurements, result)
+    result = make_result(request, board, project, image, sizes, limits, log, measurements,
+                         flash_split=runtime.flash_split(image.elf, sizes.flash), estimate=estimate)
+    return BenchOutcome(project, image, sizes, log, measurements, result, estimate)
 
 
-def _int_or_none(value: float | None) -> int | None:
-    return None if value is None else int(round(value))
-
-
-def make_result(
-    request: BenchRequest,
-    board: Board,
-    project: Project,
-    image: Image,
-    sizes: ElfSizes,
-    limits: dict[str, Any],
-    log: RunLog,
-    m: Measurements,
-) -> dict[str, Any]:
-    lat = m.latency
-    median = lat.median
-    emulated = log.emulator is not None
-    instructions = _int_or_none(median) if lat.unit == "instructions" else None
-    cycles = _int_or_none(median) if lat.unit == "cycles" else None
-    latency_ms = (median / board.clock_hz * 1000.0) if lat.unit == "cycles" and not emulated else None
-    workload = request.workload
-    outputs_match = None
-    correctness: dict[str, Any] = {
-        "output_checksum": f"{zlib.crc32(m.output) & 0xFFFFFFFF:08X}" if m.output is not None else None,
-        "output_hex": m.output.hex() if m.output is not None and len(m.output) <= 4096 else None,
-        "compared_with": None,
-        "max_abs_diff": None,
-        "on_device_accuracy": None,
-    }
-    if request.reference_output is not None and m.output is not None:
-        reference = request.reference_output()
-        outputs_match = reference == m.output
-        correctness["compared_with"] = "tflm-host"
-        if len(reference) == len(m.output):
-            correctness["max_abs_diff"] = max(
-                (abs(((a + 128) % 256) - ((b + 128) % 256)) for a, b in zip(reference, m.output)), default=0
-            )
-    model_sha = workload.model_sha256 or (hashlib.sha256(workload.model_bytes).hexdigest() if workload.model_bytes else None)
-    return {
-        "schema": SCHEMA_ID,
-        "id": str(uuid.uuid4()),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "identity": {
-            "tool_version": tool_version(),
-            "git_hash": git_hash(),
-            "model": {
-                "name": workload.name,
-                "sha256": model_sha,
-                "path": str(workload.model_path) if workload.model_path else None,
-            },
-            "variant": request.variant,
-            "recipe": request.recipe,
-            "runtime": request.runtime,
-            "board": board.id,
-            "target": log.target,
-            "emulator": log.emulator,
-            "clock_hz": int(m.hello.get("clock_hz", board.clock_hz)),
-            "compiler": m.build.get("cc"),
-            "cflags": m.build.get("cflags"),
-            "memory_of": request.memory_of,
-            "build_id": image.build_id,
-            "place": log.extra.get("place"),
-            "workload": {"name": workload.name, "params": {k: _parse_param(v) for k, v in m.params.items()}},
-        },
-        "latency": lat.to_dict(),
-        "instructions": instructions,
-        "cycles": cycles,
-        "latency_ms": latency_ms,
-        "ops": m.ops,
-        "memory": {
-            "flash_bytes": sizes.flash,
-            "static_ram_bytes": sizes.static_ram,
-            "stack_high_water_bytes": m.memory.get("stack_used"),
-            "stack_size_bytes": m.memory.get("stack_size", sizes.stack),
-            "arena_used_bytes": m.memory.get("arena_used"),
-            "arena_allocated_bytes": m.memory.get("arena_size"),
-            "flash_split": _flash_split(request.runtime, image, sizes),
-            "sections": sizes.to_dict(),
-            "limits": limits,
-        },
-        "outputs_match": outputs_match,
-        "correctness": correctness,
-        "host": request.host_metrics,
-        "estimate": None,
-        "warnings": m.warnings,
-    } | estimate_fields(log, m, board)
-
-
-def estimate_fields(log: RunLog, m: Measurements, board: Board) -> dict[str, Any]:
-    """The cycle estimate (QEMU plugin), per timed run, when the run was made with one.
-
-    Always labelled an estimate; the exact instruction figure stays as it is.
-    """
-    from mcubench.estimate.report import cycles_to_ms
-
-    est = log.extra.get("estimate")
-    if est is None:
-        return {}
-    from mcubench.estimate.report import Estimate
-
-    assert isinstance(est, Estimate)
-    # Region 2 wraps each timed run() in the benchmark core; its mean per entry is per run.
-    per_run = int(round(est.region_cycles(2)))
-    ms = cycles_to_ms(per_run, est.clock_hz)
-    ops = []
-    for op in m.ops:
-        region = est.regions.get(0x100 + op["index"])
-        if region is not None:
-            ops.append({"index": op["index"], "name": op["name"], "estimated_cycles": int(round(est.region_cycles(0x100 + op["index"])))})
-    estimate = {
-        "estimated_cycles": per_run,
-        "estimated_ms": ms,
-        "model_version": est.model_version,
-        "board": est.board.board,
-        "assumptions": est.board.to_dict(),
-        "label": "estimate from a Cortex-M4 cost model, not a measurement",
-        "calibration": est.correction.summary() if est.correction is not None else None,
-        "cpi": round(est.cpi, 4),
-        "ops": ops,
-        "whole_run": est.to_dict(),
-    }
-    return {"estimate": estimate, "estimated_cycles": per_run, "estimated_ms": ms}
-
-
-def _flash_split(runtime: str, image: Image, sizes: ElfSizes) -> dict[str, int] | None:
-    """Flash by owner (model / runtime / rest) where the runtime can tell, from ELF symbols."""
-    if runtime == "tflm":
-        from mcubench.runtimes.tflm import flash_split
-
-        split = flash_split(image.elf, sizes.flash)
-        model, runtime_bytes = split["model"], split["tflm"]
-    elif runtime == "aot":
-        from mcubench.commands.aot_bench import flash_split
-
-        split = flash_split(image.elf)
-        model, runtime_bytes = split["weights"], split["model_code"] + split["kernels"]
-    else:
-        return None
-    return {"model": model, "runtime": runtime_bytes, "rest": max(sizes.flash - model - runtime_bytes, 0)}
-
-
-def _parse_param(value: str) -> Any:
-    try:
-        return int(value)
-    except ValueError:
-        return value
-
-
-def default_result_path(result: dict[str, Any]) -> Path:
-    from mcubench.core.paths import results_dir
-
-    return results_dir() / "runs" / f"{result['id']}.json"
+def run_stage(target: Target, image: Image, options: RunOptions, estimate_board: str | None) -> tuple[RunLog, Estimate | None]:
+    """Runs the image; with ``estimate_board``, under the cycle-estimate plugin, whose report
+    (written when the emulator exits) is read back."""
+    if estimate_board is None:
+        return target.run(image, options), None
+    # One report per run: parallel runs may share an image.
+    report = image.elf.parent / f"estimate-{uuid.uuid4().hex[:12]}.json"
+    report.unlink(missing_ok=True)
+    log = target.run(image, dataclasses.replace(options, plugin=estimate_plugin(estimate_board, report)))
+    if not report.is_file():
+        raise UserError(
+            f"{target.name} exited without writing the cycle-estimate report",
+            f"the image must end with the `exit` command for the plugin to report; command: {' '.join(map(str, log.extra.get('command', [])))}",
+        )
+    estimate = parse_report(report)
+    report.unlink()
+    return log, estimate

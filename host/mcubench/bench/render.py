@@ -8,6 +8,7 @@ everything the image is made from; the image reports it and the host checks it.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -17,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import jinja2
-
 from mcubench.core.boards import Board
-from mcubench.core.fileio import write_text_atomic
+from mcubench.core.templates import template_env, write_if_changed
 from mcubench.core.identity import tool_version
-from mcubench.core.paths import boards_dir, firmware_dir, templates_dir, work_dir
-from mcubench.runtimes import WorkloadSources, WorkloadSpec, get_runtime
+from mcubench.core.paths import boards_dir, firmware_dir, work_dir
+from mcubench.runtimes.base import WorkloadSources
+from mcubench.runtimes import get_runtime
+from mcubench.core.types import WorkloadSpec
 
 
 @dataclass
@@ -38,23 +39,6 @@ class Project:
     files: list[Path] = field(default_factory=list)
 
 
-def template_env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-
-
-def write_if_changed(path: Path, text: str) -> bool:
-    """Writes only when the content differs, so unchanged files keep their mtime."""
-    if path.is_file() and path.read_text() == text:
-        return False
-    write_text_atomic(path, text)
-    return True
-
-
 def job_key(runtime: str, workload: WorkloadSpec, board: Board) -> str:
     ident = {
         "runtime": runtime,
@@ -62,7 +46,7 @@ def job_key(runtime: str, workload: WorkloadSpec, board: Board) -> str:
         "model": workload.model_sha256,
         "input": hashlib.sha256(workload.input_bytes).hexdigest() if workload.input_bytes else None,
         "params": workload.params,
-        "extra": workload.extra,
+        "options": dataclasses.asdict(workload.options) if workload.options is not None else {},
         "board": board.id,
         "port": board.port,
         "platformio": board.platformio,

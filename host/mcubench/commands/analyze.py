@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from mcubench.commands.model_variants import add_source_args
+from mcubench.core.fileio import write_bytes_atomic, write_json_atomic
+from mcubench.models.analysis import analyze
+from mcubench.recipes.variants import _StagingDir, check_out_dir, variant_entry
+from mcubench.commands.model_variants import print_table, resolve_source
+from mcubench.models.tf import stdout_to_stderr
+from mcubench.recipes import Variant, get_recipe
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcubench.models.pipeline import add_source_args
 
     p = subparsers.add_parser("analyze", help="analyze a .tflite (or convert a Keras model to float32 first)")
     add_source_args(p, out_required=False)
@@ -17,11 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mcubench.core.fileio import write_bytes_atomic, write_json_atomic
-    from mcubench.models.analysis import analyze
-    from mcubench.models.pipeline import _StagingDir, check_out_dir, print_table, resolve_source, variant_entry
-    from mcubench.models.tf import stdout_to_stderr
-    from mcubench.recipes import Variant, get_recipe
 
     if args.out:
         check_out_dir(Path(args.out), args.force)

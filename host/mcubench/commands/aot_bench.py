@@ -17,10 +17,15 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
+from mcubench.bench.pipeline import BenchRequest, run_bench
+from mcubench.bench.workloads import workload_for_model
 from mcubench.core.errors import UserError
+from mcubench.core.types import RunOptions
+from mcubench.models.tflm_host import exact_arena
+from mcubench.recipes.reference_models import ALL_MODELS, model_path
+from mcubench.runtimes.aot.runtime import AotOptions, flash_parts
 
 TARGET_INSTR_PER_MAC = 2.5
 TARGET_ARENA_RATIO = 0.7
@@ -43,56 +48,14 @@ class AotBenchRow:
     ops: list[dict[str, Any]] = field(default_factory=list)  # index, name, macs, instructions
 
 
-def flash_split(elf: Path) -> dict[str, int]:
-    """Flash bytes of the AOT parts of an image, from the ELF symbol table.
-
-    Local symbols follow the STT_FILE symbol of their source file; globals are told apart by
-    prefix (``mcbk_`` kernels, ``model_`` generated code). Weights = objects of model.c."""
-    from elftools.elf.constants import SH_FLAGS
-    from elftools.elf.elffile import ELFFile
-
-    weights = model_code = kernels = 0
-    with open(elf, "rb") as f:
-        elf_file = ELFFile(f)
-        flash_sections = {
-            i for i, s in enumerate(elf_file.iter_sections())
-            if s["sh_flags"] & SH_FLAGS.SHF_ALLOC and s["sh_type"] != "SHT_NOBITS"
-        }
-        symtab = elf_file.get_section_by_name(".symtab")
-        current = ""
-        for sym in symtab.iter_symbols() if symtab else []:
-            kind = sym["st_info"]["type"]
-            if kind == "STT_FILE":
-                current = Path(sym.name).name
-                continue
-            if kind not in ("STT_FUNC", "STT_OBJECT") or sym["st_shndx"] not in flash_sections:
-                continue
-            name, size = sym.name, sym["st_size"]
-            source = current if sym["st_info"]["bind"] == "STB_LOCAL" else ""
-            if source == "model.c" or (not source and name.startswith("model_")):
-                if kind == "STT_OBJECT":
-                    weights += size
-                else:
-                    model_code += size
-            elif source == "mcb_kernels.c" or (not source and name.startswith("mcbk_")):
-                kernels += size
-    return {"weights": weights, "model_code": model_code, "kernels": kernels}
-
-
 def bench_model(name: str, *, dsp: bool = True, runs: int = 1, timeout: float = 600.0,
                 verbose: bool = False) -> AotBenchRow:
     """Build and run one model (see reference_models.ALL_MODELS) under QEMU."""
-    from mcubench.models.tflm_host import exact_arena
-    from mcubench.bench.workloads import workload_for_model
-    from mcubench.bench.pipeline import BenchRequest, run_bench
-    from mcubench.runtimes.aot.reference_models import model_path
-    from mcubench.targets import RunOptions
-
     path = model_path(name)
     workload, runtime, extras = workload_for_model(path, "aot")
     workload.name = name
     workload.warmup, workload.runs = 0, runs
-    workload.extra["dsp"] = dsp
+    workload.options = AotOptions(dsp=dsp)
     request = BenchRequest(workload=workload, runtime=runtime, board="mps2-an386", target="qemu",
                            options=RunOptions(timeout=timeout), verbose=verbose, **extras)
     outcome = run_bench(request)
@@ -103,7 +66,7 @@ def bench_model(name: str, *, dsp: bool = True, runs: int = 1, timeout: float = 
     instructions = int(result["instructions"])
     macs = int(facts["macs"])
     tflm = exact_arena(path.read_bytes()).exact_bytes
-    split = flash_split(outcome.image.elf)
+    split = flash_parts(outcome.image.elf)
     op_macs = facts.get("op_macs", [])
     ops = [{"index": o["index"], "name": o["name"], "macs": op_macs[o["index"]] if o["index"] < len(op_macs) else None,
             "instructions": o["value"]} for o in result.get("ops") or []]
@@ -145,7 +108,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from mcubench.runtimes.aot.reference_models import ALL_MODELS
 
     p.add_argument("--models", default=",".join(ALL_MODELS), help=f"comma-separated (default: {','.join(ALL_MODELS)})")
     p.add_argument("--kernels", choices=["dsp", "portable", "both"], default="dsp", help="kernel path (default dsp)")
@@ -156,7 +118,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mcubench.runtimes.aot.reference_models import ALL_MODELS
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = [n for n in names if n not in ALL_MODELS]

@@ -17,6 +17,10 @@ from pathlib import Path
 from mcubench.core.errors import UserError
 from mcubench.estimate import load_cost_model, parse_report
 from mcubench.estimate.calibration import compute_correction, correction_path, load_correction, pairs_from_results, read_correction, save_correction
+from mcubench.bench.pipeline import BenchRequest, run_bench
+from mcubench.core.types import WorkloadSpec
+from mcubench.core.types import RunOptions
+from mcubench.targets import get_target
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -104,9 +108,6 @@ def pairs_from_figures(path: Path, board: str, model_version: str) -> tuple[dict
 
 def _live_pairs(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float]], str]:
     """Runs the workload on the board and under the estimate; needs the board attached."""
-    from mcubench.bench.pipeline import BenchRequest, run_bench
-    from mcubench.runtimes import WorkloadSpec
-    from mcubench.targets import RunOptions, get_target
 
     board_target = get_target("hardware")
     found = [s for s in board_target.status() if not s.found and s.required]
@@ -116,7 +117,7 @@ def _live_pairs(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float]
     on_board = run_bench(BenchRequest(workload=WorkloadSpec(args.workload, {}), board=args.board, target="hardware",
                                       options=RunOptions(timeout=args.timeout, port=args.port)))
     emulated = run_bench(BenchRequest(workload=WorkloadSpec(args.workload, {}), board="mps2-an386", target="qemu",
-                                      options=RunOptions(timeout=args.timeout, estimate_board=args.board)))
+                                      estimate=args.board, options=RunOptions(timeout=args.timeout)))
     pairs = pairs_from_results(on_board.result, emulated.result)
     return pairs, f"workload {args.workload}: board build {on_board.image.build_id}, emulated build {emulated.image.build_id}"
 

@@ -13,6 +13,7 @@ from mcubench.results.compare import Comparison, Verdict, check, compare, parse_
 from mcubench.results.formats import add_format_options, console, human, print_table, write_csv, write_json
 from mcubench.results.history import History
 from mcubench.commands.history import add_filter_options, filters_of
+from mcubench.results.record import label
 
 CSV_COLUMNS = ["kind", "name", "unit", "a", "b", "delta", "delta_pct", "note", "exceeded"]
 
@@ -69,7 +70,6 @@ def _signed(value: float | None) -> str:
 
 
 def print_comparison(c: Comparison, where_a: str, where_b: str, verdicts: list[Verdict]) -> None:
-    from mcubench.results.record import label
 
     out = console()
     out.print(f"A: {label(c.a)}  [{where_a}]", markup=False, highlight=False)

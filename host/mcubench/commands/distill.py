@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from mcubench.commands.model_variants import add_source_args
+from mcubench.commands.model_variants import run_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcubench.models.pipeline import add_source_args
 
     p = subparsers.add_parser("distill", help="knowledge distillation into a narrower student, then quantize it")
     add_source_args(p)
@@ -19,7 +20,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mcubench.models.pipeline import run_command
 
     common = {"width": args.width, "temperature": args.temperature, "alpha": args.alpha, "epochs": args.epochs, "seed": args.seed}
     recipes = [("int8", {}), ("distill", {**common, "quantize": "float32"}), ("distill", {**common, "quantize": "int8"})]

@@ -15,7 +15,9 @@ import subprocess
 from pathlib import Path
 
 from mcubench.core.pio_offline import pio_executable, tool_scons_dir
-from mcubench.targets import EMULATORS, ToolStatus, get_emulator
+from mcubench.targets.emulators import EMULATORS, get_emulator
+from mcubench.targets.base import ToolStatus
+from mcubench.core.boards import all_boards
 
 SETUP = "bash host/setup.sh"
 
@@ -88,8 +90,6 @@ def check_optional() -> list[ToolStatus]:
 
 def _attached_boards() -> ToolStatus:
     from serial.tools import list_ports
-
-    from mcubench.core.boards import all_boards
 
     seen = []
     for board in all_boards():

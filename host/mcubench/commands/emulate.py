@@ -22,9 +22,16 @@ from mcubench.core.boards import Board, all_boards, check_fit, load_board
 from mcubench.core.errors import UserError
 from mcubench.core.fileio import write_bytes_atomic
 from mcubench.core.paths import work_dir
-from mcubench.targets import EMULATORS, Emulator, EmulatorTarget, Image, RunOptions, get_emulator
+from mcubench.targets.emulators import EMULATORS, get_emulator
+from mcubench.targets.emulator import Emulator, EmulatorTarget
+from mcubench.core.types import Image, RunOptions
 from mcubench.targets.renode import Renode, board_for_target
-from mcubench.commands.bench import parse_params
+from mcubench.core.params import parse_params
+from mcubench.bench.build import build
+from mcubench.core.elf import elf_sizes
+from mcubench.bench.render import project_dir_for, render_project
+from mcubench.core.types import WorkloadSpec
+from mcubench.targets.renode_scripts import RenodeMachine, write_scripts
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -93,9 +100,6 @@ def build_for_emulator(emulator: Emulator, board: Board, workload_name: str, par
                        out_dir: Path, verbose: bool = False) -> EmulationImage:
     """Renders and builds the benchmark image for ``board`` under ``emulator`` and copies the
     ELF into ``out_dir`` as `<board>-<port>.elf`; refuses an image that does not fit."""
-    from mcubench.bench.build import build, elf_sizes
-    from mcubench.bench.render import project_dir_for, render_project
-    from mcubench.runtimes import WorkloadSpec
 
     image_board = board_for_target(board, emulator.name)
     workload = WorkloadSpec(workload_name, params=dict(params), warmup=warmup, runs=runs)
@@ -148,7 +152,6 @@ def run(args: argparse.Namespace) -> int:
 
     scripts = None
     if isinstance(emulator, Renode):
-        from mcubench.targets.renode_scripts import RenodeMachine, write_scripts
 
         machine = RenodeMachine.from_board(board)
         scripts = write_scripts(machine, built.image.elf, out_dir, robot=args.robot, workload=args.workload,

@@ -1,8 +1,8 @@
 """The plugin's own benchmark: instructions, estimated cycles, cycles per instruction and
 QEMU's wall time with and without the plugin (target: with <= 2x without).
 
-    python -m mcubench.commands.estimate_bench --examples [--board nano33ble]   # the example models (int8, AOT)
-    python -m mcubench.commands.estimate_bench [ELF ...] [--board nano33ble]      # self-exiting ELFs (default: the loadtest)
+    mcubench estimate-bench --examples [--board nano33ble]   # the example models (int8, AOT)
+    mcubench estimate-bench [ELF ...] [--board nano33ble]      # self-exiting ELFs (default: the loadtest)
 
 For the example models the figures are per inference (the benchmark core's timed region) and
 the wall times are whole QEMU sessions (boot, warm-up, 5 timed runs, reporting).
@@ -17,6 +17,10 @@ from pathlib import Path
 
 from mcubench.core.errors import UserError
 from mcubench.estimate.microbench import build_microbench, run_qemu
+from mcubench.models.examples import EXAMPLES
+from mcubench.bench.workloads import workload_for_model
+from mcubench.bench.pipeline import BenchRequest, run_bench
+from mcubench.recipes.variants import prepare_example_variant
 
 
 @dataclass
@@ -44,10 +48,6 @@ def measure(elf: Path, board: str, repeat: int = 3) -> PluginCost:
 def measure_examples(board: str, repeat: int) -> list[tuple[str, int, int, float, float, float]]:
     """Per example model (int8 variant, AOT runtime, QEMU): instructions and estimated cycles
     per inference, CPI, and best-of-`repeat` QEMU session wall time without / with the plugin."""
-    from mcubench.models.examples import EXAMPLES
-    from mcubench.bench.workloads import workload_for_model
-    from mcubench.bench.pipeline import BenchRequest, run_bench
-    from mcubench.recipes.variants import prepare_example_variant
 
     rows = []
     for name in EXAMPLES:
@@ -58,7 +58,7 @@ def measure_examples(board: str, repeat: int) -> list[tuple[str, int, int, float
             for with_plugin in (False, True):
                 workload, runtime, extras = workload_for_model(variant.path, "aot")
                 request = BenchRequest(workload, runtime=runtime, **extras)
-                request.options.estimate_board = board if with_plugin else None
+                request.estimate = board if with_plugin else None
                 outcome = run_bench(request)
                 walls[with_plugin].append(outcome.log.extra["emulator_wall_s"])
                 if with_plugin:
@@ -69,32 +69,47 @@ def measure_examples(board: str, repeat: int) -> list[tuple[str, int, int, float
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mcubench.commands.estimate_bench", description=__doc__.split("\n\n")[0])
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("elf", nargs="*", type=Path, help="self-exiting ELFs for mps2-an386 (default: the loadtest image)")
     p.add_argument("--board", default="nano33ble", help="board assumption for the estimate (default nano33ble)")
     p.add_argument("--repeat", type=int, default=3, help="runs per configuration (default 3)")
     p.add_argument("--examples", action="store_true", help="the example models (int8, AOT runtime) instead of ELFs")
-    args = p.parse_args(argv)
-    try:
-        if args.examples:
-            print(f"{'model':<12} {'instr/inf':>12} {'est. cycles/inf':>16} {'CPI':>6} {'QEMU s':>8} {'+plugin s':>10} {'x':>6}")
-            worst = 0.0
-            for name, instr, cycles, cpi, plain, plugin in measure_examples(args.board, args.repeat):
-                worst = max(worst, plugin / plain)
-                print(f"{name:<12} {instr:>12,} {cycles:>16,} {cpi:>6.3f} {plain:>8.3f} {plugin:>10.3f} {plugin / plain:>6.2f}")
-            print(f"estimates for {args.board} (cost-model estimate, not a measurement); worst plugin slowdown {worst:.2f}x (target <= 2x)")
-            return 0 if worst <= 2.0 else 1
-        elfs = args.elf or [build_microbench(loadtest=True)]
-        print(f"{'image':<32} {'instructions':>14} {'est. cycles':>14} {'CPI':>6} {'QEMU s':>8} {'+plugin s':>10} {'x':>6}")
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("estimate-bench", help="the cycle-estimate plugin's own benchmark: estimated cycles, CPI, QEMU slowdown")
+    add_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.examples:
+        print(f"{'model':<12} {'instr/inf':>12} {'est. cycles/inf':>16} {'CPI':>6} {'QEMU s':>8} {'+plugin s':>10} {'x':>6}")
         worst = 0.0
-        for elf in elfs:
-            m = measure(elf, args.board, args.repeat)
-            worst = max(worst, m.slowdown)
-            print(f"{elf.name[:32]:<32} {m.instructions:>14,} {m.cycles:>14,} {m.cpi:>6.3f} "
-                  f"{m.wall_plain_s:>8.3f} {m.wall_plugin_s:>10.3f} {m.slowdown:>6.2f}")
+        for name, instr, cycles, cpi, plain, plugin in measure_examples(args.board, args.repeat):
+            worst = max(worst, plugin / plain)
+            print(f"{name:<12} {instr:>12,} {cycles:>16,} {cpi:>6.3f} {plain:>8.3f} {plugin:>10.3f} {plugin / plain:>6.2f}")
         print(f"estimates for {args.board} (cost-model estimate, not a measurement); worst plugin slowdown {worst:.2f}x (target <= 2x)")
         return 0 if worst <= 2.0 else 1
+    elfs = args.elf or [build_microbench(loadtest=True)]
+    print(f"{'image':<32} {'instructions':>14} {'est. cycles':>14} {'CPI':>6} {'QEMU s':>8} {'+plugin s':>10} {'x':>6}")
+    worst = 0.0
+    for elf in elfs:
+        m = measure(elf, args.board, args.repeat)
+        worst = max(worst, m.slowdown)
+        print(f"{elf.name[:32]:<32} {m.instructions:>14,} {m.cycles:>14,} {m.cpi:>6.3f} "
+              f"{m.wall_plain_s:>8.3f} {m.wall_plugin_s:>10.3f} {m.slowdown:>6.2f}")
+    print(f"estimates for {args.board} (cost-model estimate, not a measurement); worst plugin slowdown {worst:.2f}x (target <= 2x)")
+    return 0 if worst <= 2.0 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mcubench.commands.estimate_bench", description=__doc__.split("\n\n")[0])
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -19,6 +19,10 @@ import serial
 
 from mcubench.core.errors import UserError
 from mcubench.link.protocol import Decoder, Record, encode_record
+from mcubench.link.transport import open_serial
+from mcubench.core.paths import results_dir
+from mcubench.core.boards import load_board
+from mcubench.targets.hardware import describe_ports, ids_text, system_ports
 
 RECORD_MAX = 512
 
@@ -216,14 +220,11 @@ class Monitor:
 
 
 def open_serial_port(name: str, baudrate: int = 115200) -> Any:
-    from mcubench.link.transport import open_serial
 
     return open_serial(name, baudrate=baudrate, read_timeout=0.1)
 
 
 def board_finder(board_id: str) -> Callable[[], str | None]:
-    from mcubench.core.boards import load_board
-    from mcubench.targets.hardware import system_ports
 
     board = load_board(board_id)
     ids = board.usb_ids("sketch")
@@ -251,7 +252,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mcubench.core.paths import results_dir
 
     find = None
     name = args.port
@@ -260,8 +260,6 @@ def run(args: argparse.Namespace) -> int:
     if not name:
         name = find() if find else None
         if not name:
-            from mcubench.core.boards import load_board
-            from mcubench.targets.hardware import describe_ports, ids_text, system_ports
 
             board = load_board(args.board)
             raise UserError(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from mcubench.commands.model_variants import add_source_args
+from mcubench.core.errors import UserError
+from mcubench.commands.model_variants import run_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcubench.models.pipeline import add_source_args
 
     p = subparsers.add_parser("prune", help="pruned variants (constant or polynomial-decay sparsity), evaluated on the host")
     add_source_args(p)
@@ -23,8 +25,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mcubench.core.errors import UserError
-    from mcubench.models.pipeline import run_command
 
     try:
         sparsities = [float(s) for s in args.sparsity.split(",") if s.strip()]

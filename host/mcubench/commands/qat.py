@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from mcubench.commands.model_variants import add_source_args
+from mcubench.commands.model_variants import run_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcubench.models.pipeline import add_source_args
 
     p = subparsers.add_parser("qat", help="quantization-aware training (int8) next to PTQ int8")
     add_source_args(p)
@@ -17,6 +18,5 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mcubench.models.pipeline import run_command
 
     return run_command(args, "qat", [("int8", {}), ("qat_int8", {"epochs": args.epochs, "learning_rate": args.learning_rate})])

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from mcubench.commands.model_variants import add_source_args
+from mcubench.core.errors import UserError
+from mcubench.commands.model_variants import parse_recipe_params, run_command
+from mcubench.recipes import RECIPES
 
 DEFAULT_RECIPES = "int8,int16x8,float16,dynamic"
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcubench.models.pipeline import add_source_args
 
     p = subparsers.add_parser("quantize", help="post-training quantization variants of a model, evaluated on the host")
     add_source_args(p)
@@ -19,9 +22,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mcubench.core.errors import UserError
-    from mcubench.models.pipeline import parse_params, run_command
-    from mcubench.recipes import RECIPES
 
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
     if not names:
@@ -29,6 +29,6 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         if name not in RECIPES:
             raise UserError(f"unknown recipe {name!r} in --recipes", f"choose from: {', '.join(RECIPES)}")
-    params = parse_params(args.param)
+    params = parse_recipe_params(args.param)
     recipes = [(n, {**params.get("*", {}), **params.get(n, {})}) for n in names if n != "float32"]
     return run_command(args, "quantize", recipes)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mcubench.core.errors import UserError
 from mcubench.sweep import SweepSummary, example_config, load_config, run_sweep, write_sweep_report
+from mcubench.results.history import History
 
 
 def register(sub):
@@ -36,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--workers must be at least 1", "e.g. --workers 2")
     config = example_config() if args.example else load_config(args.config)
     if args.dry_run:
-        from mcubench.results.history import History
 
         done = History().keys()
         for spec in config.jobs:
@@ -75,8 +75,6 @@ def _run_with_progress(config, args) -> SweepSummary:
 def _print_summary(summary: SweepSummary) -> None:
     from rich.console import Console
     from rich.table import Table
-
-    from mcubench.results.history import History
 
     console = Console()
     if summary.results:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mcubench.core.errors import UserError
 from mcubench.estimate.model import BoardAssumption, load_cost_model
+from mcubench.estimate.calibration import load_correction
 
 REPORT_FORMAT = "mcubench-cycle-estimate/1"
 UNIT = "estimated cycles (Cortex-M4 cost model, not a measurement)"
@@ -139,7 +140,6 @@ def parse_report(text_or_path: str | Path, *, apply_calibration: bool = True) ->
         open_regions=[int(x) for x in data.get("open_regions", [])],
     )
     if apply_calibration:
-        from mcubench.estimate.calibration import load_correction
 
         est.correction = load_correction(est.board.board, est.model_version)
     return est

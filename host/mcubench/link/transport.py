@@ -18,6 +18,7 @@ import serial
 
 from mcubench.core.errors import UserError
 from mcubench.link.protocol import Decoder, Record, encode_record
+from mcubench.core.fileio import write_bytes_atomic
 
 
 class LinkTimeout(UserError):
@@ -44,7 +45,6 @@ class Transcript:
     sent: list[bytes] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
-        from mcubench.core.fileio import write_bytes_atomic
 
         write_bytes_atomic(path, bytes(self.received))
 

@@ -17,7 +17,7 @@ from mcubench.core.errors import UserError
 from mcubench.models import tf as tfmod
 from mcubench.models.data import Dataset
 from mcubench.models.load import SourceModel
-from mcubench.recipes import Recipe, Variant
+from mcubench.recipes.base import Recipe, Variant
 from mcubench.recipes.ptq import convert
 from mcubench.recipes.training import keras_metric
 

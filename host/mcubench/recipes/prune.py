@@ -26,7 +26,7 @@ from mcubench.models import tf as tfmod
 from mcubench.models.data import Dataset
 from mcubench.models.load import SourceModel
 from mcubench.models.tfkeras_bridge import to_tf_keras
-from mcubench.recipes import Recipe, Variant
+from mcubench.recipes.base import Recipe, Variant
 from mcubench.recipes.ptq import convert
 from mcubench.recipes.training import compile_like, fit_quietly, keras_metric
 

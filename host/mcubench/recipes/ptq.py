@@ -11,7 +11,7 @@ from mcubench.core.errors import UserError
 from mcubench.models import tf as tfmod
 from mcubench.models.data import Dataset
 from mcubench.models.load import SourceModel
-from mcubench.recipes import Recipe, Variant
+from mcubench.recipes.base import Recipe, Variant
 
 MODES = ("float32", "int8", "int16x8", "float16", "dynamic")
 

@@ -25,6 +25,7 @@ from mcubench.core.errors import UserError
 from mcubench.core.fileio import write_bytes_atomic, write_text_atomic
 from mcubench.results.formats import human
 from mcubench.results.record import Record, label
+from mcubench.core.paths import results_dir
 
 UNIT_TEXT = {
     "instructions": "instructions (emulated)",
@@ -498,7 +499,6 @@ def write_report(report: Report, out_dir: Path | str) -> ReportFiles:
 
 
 def default_out_dir() -> Path:
-    from mcubench.core.paths import results_dir
 
     return results_dir() / "reports" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
 

@@ -25,8 +25,9 @@ from pathlib import Path
 from mcubench.core.boards import Board
 from mcubench.core.errors import UserError
 from mcubench.core.fileio import write_text_atomic
+from mcubench.core.types import Image, RunOptions, TargetOptions, options_as
 from mcubench.targets.renode_scripts import RenodeMachine, check_resc, render_resc
-from mcubench.targets.base import Image, RunOptions, ToolStatus
+from mcubench.targets.base import ToolStatus
 from mcubench.targets.emulator import Emulator, RunningEmulator, free_tcp_port
 
 INSTALL_HINT = (
@@ -61,8 +62,14 @@ class RenodeProcess(RunningEmulator):
         return code
 
 
+@dataclasses.dataclass(frozen=True)
+class RenodeOptions(TargetOptions):
+    workload: str = "benchmark"  # the .resc's workload name (`mcubench emulate` passes its own)
+
+
 class Renode(Emulator):
     name = "renode"
+    options_type = RenodeOptions
     executable_name = "renode"
     test_executable_name = "renode-test"
     latency_unit = "virtual_cycles"
@@ -83,7 +90,7 @@ class Renode(Emulator):
         machine = self.machine(image.board)
         self.core_clock_hz = machine.clock_hz
         port = free_tcp_port()
-        workload = str(options.extra.get("workload", "benchmark"))
+        workload = options_as(options.target, RenodeOptions).workload
         text = render_resc(machine, image.elf, port, workload)
         problems = check_resc(text)
         if problems:  # a template bug

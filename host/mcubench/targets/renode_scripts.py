@@ -22,7 +22,7 @@ from mcubench.core.boards import Board
 from mcubench.core.errors import UserError
 from mcubench.core.fileio import write_text_atomic
 from mcubench.core.identity import tool_version
-from mcubench.bench.render import template_env
+from mcubench.core.templates import template_env
 
 # The protocol's record marker (docs/protocol.md) as the Robot suite matches it.
 RECORD_MARKER = "@MCB1"

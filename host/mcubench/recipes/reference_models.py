@@ -29,6 +29,10 @@ import numpy as np
 from mcubench.core import paths
 from mcubench.core.errors import UserError
 from mcubench.core.fileio import write_bytes_atomic
+from mcubench.models import tf as tfmod
+from mcubench.models.data import Dataset
+from mcubench.recipes import get_recipe
+from mcubench.recipes.variants import prepare_example_variant
 
 CODE_VERSION = "1"
 EXAMPLES = ("digits", "sine", "kws_dscnn")
@@ -145,15 +149,12 @@ def _randomize(model: Any, seed: int) -> None:
 
 
 def _quantize(model: Any, x_rep: np.ndarray) -> bytes:
-    from mcubench.models.data import Dataset
-    from mcubench.recipes import get_recipe
 
     dataset = Dataset(x_rep, None, x_rep[:1], None, task="classification", name="random", synthetic=True)
     return get_recipe("int8").apply(model, dataset, {"calibration_samples": len(x_rep)}).tflite_bytes
 
 
 def _build_reference(spec: ReferenceModel, seed: int) -> bytes:
-    from mcubench.models import tf as tfmod
 
     keras = tfmod.keras3()
     tfmod.set_seed(seed)
@@ -161,14 +162,6 @@ def _build_reference(spec: ReferenceModel, seed: int) -> bytes:
     _randomize(model, seed)
     rep = np.random.default_rng(seed + 1).normal(0.0, 1.0, (24, *spec.input_shape)).astype(np.float32)
     return _quantize(model, rep)
-
-
-def _build_example(name: str, seed: int) -> bytes:
-    from mcubench.models.examples import load_example
-    from mcubench.recipes import get_recipe
-
-    example = load_example(name, seed=seed)
-    return get_recipe("int8").apply(example.model, example.dataset).tflite_bytes
 
 
 def model_path(name: str, seed: int = 0) -> Path:
@@ -179,10 +172,8 @@ def model_path(name: str, seed: int = 0) -> Path:
                     inspect.getsource(_build_reference)])
         build = lambda: _build_reference(spec, seed)  # noqa: E731
     elif name in EXAMPLES:
-        from mcubench.models.examples import EXAMPLES as SPECS, cache_key
-
-        key = _key([name, str(seed), cache_key(SPECS[name], seed)])
-        build = lambda: _build_example(name, seed)  # noqa: E731
+        # The one cached example -> variant path (recipes.variants).
+        return prepare_example_variant(name, "int8", seed=seed).path
     else:
         raise UserError(f"unknown model {name!r}", f"choose one of: {', '.join(ALL_MODELS)}")
     path = cache_dir() / f"{name}-{key}.tflite"
