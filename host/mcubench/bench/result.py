@@ -154,5 +154,4 @@ def _parse_param(value: str) -> Any:
 
 
 def default_result_path(result: dict[str, Any]) -> Path:
-
     return results_dir() / "runs" / f"{result['id']}.json"

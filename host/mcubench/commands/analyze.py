@@ -11,11 +11,11 @@ from mcubench.models.analysis import analyze
 from mcubench.recipes.variants import _StagingDir, check_out_dir, variant_entry
 from mcubench.commands.model_variants import print_table, resolve_source
 from mcubench.models.tf import stdout_to_stderr
-from mcubench.recipes import Variant, get_recipe
+from mcubench.recipes import get_recipe
+from mcubench.recipes.base import Variant
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-
     p = subparsers.add_parser("analyze", help="analyze a .tflite (or convert a Keras model to float32 first)")
     add_source_args(p, out_required=False)
     p.set_defaults(func=run)
@@ -23,7 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-
     if args.out:
         check_out_dir(Path(args.out), args.force)
     with stdout_to_stderr():

@@ -108,7 +108,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-
     p.add_argument("--models", default=",".join(ALL_MODELS), help=f"comma-separated (default: {','.join(ALL_MODELS)})")
     p.add_argument("--kernels", choices=["dsp", "portable", "both"], default="dsp", help="kernel path (default dsp)")
     p.add_argument("--runs", type=int, default=1, help="timed runs per model (instruction counts are deterministic)")
@@ -118,7 +117,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = [n for n in names if n not in ALL_MODELS]
     if unknown:

@@ -73,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.csv:
-
         write_csv([csv_row(result)], CSV_COLUMNS)
     else:
         print_result(result)

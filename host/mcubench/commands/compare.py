@@ -70,7 +70,6 @@ def _signed(value: float | None) -> str:
 
 
 def print_comparison(c: Comparison, where_a: str, where_b: str, verdicts: list[Verdict]) -> None:
-
     out = console()
     out.print(f"A: {label(c.a)}  [{where_a}]", markup=False, highlight=False)
     out.print(f"B: {label(c.b)}  [{where_b}]", markup=False, highlight=False)

@@ -17,7 +17,7 @@ from pathlib import Path
 from mcubench.core.pio_offline import pio_executable, tool_scons_dir
 from mcubench.targets.emulators import EMULATORS, get_emulator
 from mcubench.targets.base import ToolStatus
-from mcubench.core.boards import all_boards
+from mcubench.core.boards import DEFAULT_BOARD, all_boards, load_board
 
 SETUP = "bash host/setup.sh"
 
@@ -103,10 +103,11 @@ def _attached_boards() -> ToolStatus:
 
 def gather() -> list[ToolStatus]:
     statuses = [*check_toolchain(), *check_platformio()]
+    default_target = load_board(DEFAULT_BOARD).default_target
     for name in EMULATORS:
         for status in get_emulator(name).status():
-            # QEMU runs the default job; other emulators are optional.
-            statuses.append(status if name == "qemu" else ToolStatus(status.name, status.found, status.detail, status.remedy, False))
+            # The emulator of the default job is required; other emulators are optional.
+            statuses.append(status if name == default_target else ToolStatus(status.name, status.found, status.detail, status.remedy, False))
     statuses += check_optional()
     return statuses
 

@@ -25,7 +25,7 @@ from mcubench.core.paths import work_dir
 from mcubench.targets.emulators import EMULATORS, get_emulator
 from mcubench.targets.emulator import Emulator, EmulatorTarget
 from mcubench.core.types import Image, RunOptions
-from mcubench.targets.renode import Renode, board_for_target
+from mcubench.targets.renode import Renode, RenodeOptions, board_for_target
 from mcubench.core.params import parse_params
 from mcubench.bench.build import build
 from mcubench.core.elf import elf_sizes
@@ -152,7 +152,6 @@ def run(args: argparse.Namespace) -> int:
 
     scripts = None
     if isinstance(emulator, Renode):
-
         machine = RenodeMachine.from_board(board)
         scripts = write_scripts(machine, built.image.elf, out_dir, robot=args.robot, workload=args.workload,
                                 virtual_timeout=args.timeout)
@@ -167,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         return run_robot(emulator, scripts.robot, built.image.elf, out_dir)
 
     emulator.require()
-    options = RunOptions(timeout=args.timeout, transcript=out_dir / "transcript.log", extra={"workload": args.workload})
+    options = RunOptions(timeout=args.timeout, transcript=out_dir / "transcript.log", target=RenodeOptions(workload=args.workload))
     log = EmulatorTarget(emulator).run(built.image, options)
     if args.verbose:
         print("$ " + " ".join(map(str, log.extra.get("command", []))))

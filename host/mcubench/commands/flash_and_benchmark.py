@@ -20,7 +20,6 @@ from mcubench.commands import bench
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-
     p = sub.add_parser("flash-and-benchmark", help="flash a model's TFLM firmware to a Nano 33 BLE and measure it (bench --board nano33ble)")
     p.add_argument("model", type=Path, help=".tflite, or a Keras model (.keras/.h5) quantized to int8 first")
     p.add_argument("--data", help="calibration data for a Keras model (.npz/.npy or module:function)")
@@ -51,7 +50,6 @@ def model_to_tflite(path: Path, data: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-
     # The same job as `bench MODEL --board nano33ble --runtime tflm`: bench refuses a model
     # that cannot fit before building, then flashes, collects and reports.
     args.model = str(model_to_tflite(args.model, args.data))

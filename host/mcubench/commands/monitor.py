@@ -220,12 +220,10 @@ class Monitor:
 
 
 def open_serial_port(name: str, baudrate: int = 115200) -> Any:
-
     return open_serial(name, baudrate=baudrate, read_timeout=0.1)
 
 
 def board_finder(board_id: str) -> Callable[[], str | None]:
-
     board = load_board(board_id)
     ids = board.usb_ids("sketch")
 
@@ -252,7 +250,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-
     find = None
     name = args.port
     if not name or "://" not in name:
@@ -260,7 +257,6 @@ def run(args: argparse.Namespace) -> int:
     if not name:
         name = find() if find else None
         if not name:
-
             board = load_board(args.board)
             raise UserError(
                 f"no {board.name} found (USB {ids_text(board.usb_ids('sketch'))}); {describe_ports(system_ports())}",

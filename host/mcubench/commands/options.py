@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 from typing import Any
 
+from mcubench.core.boards import DEFAULT_BOARD
 from mcubench.core.types import RuntimeOptions, TargetOptions
 from mcubench.runtimes import RUNTIMES
 from mcubench.targets import all_targets, get_target, target_names
@@ -64,7 +65,7 @@ def target_options(target: str, args: argparse.Namespace) -> TargetOptions | Non
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options every command that runs an image shares."""
-    p.add_argument("--board", default="mps2-an386", help="board id (mcubench boards); default: mps2-an386 (emulated)")
+    p.add_argument("--board", default=DEFAULT_BOARD, help=f"board id (mcubench boards); default: {DEFAULT_BOARD} (emulated)")
     p.add_argument("--target", "--emulator", dest="target", default=None,
                    help=f"{', '.join(target_names())} or auto (default: the board's own target)")
     p.add_argument("--memory-of", metavar="BOARD", help="enforce this board's flash/RAM limits (e.g. nano33ble)")

@@ -9,7 +9,6 @@ from mcubench.commands.model_variants import run_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-
     p = subparsers.add_parser("prune", help="pruned variants (constant or polynomial-decay sparsity), evaluated on the host")
     add_source_args(p)
     p.add_argument("--schedule", choices=("constant", "polynomial"), default="constant")
@@ -25,7 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-
     try:
         sparsities = [float(s) for s in args.sparsity.split(",") if s.strip()]
     except ValueError:

@@ -8,7 +8,6 @@ from mcubench.commands.model_variants import run_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-
     p = subparsers.add_parser("qat", help="quantization-aware training (int8) next to PTQ int8")
     add_source_args(p)
     p.add_argument("--epochs", type=int, default=3)
@@ -18,5 +17,4 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-
     return run_command(args, "qat", [("int8", {}), ("qat_int8", {"epochs": args.epochs, "learning_rate": args.learning_rate})])

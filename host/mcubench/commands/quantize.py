@@ -12,7 +12,6 @@ DEFAULT_RECIPES = "int8,int16x8,float16,dynamic"
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-
     p = subparsers.add_parser("quantize", help="post-training quantization variants of a model, evaluated on the host")
     add_source_args(p)
     p.add_argument("--recipes", default=DEFAULT_RECIPES, help=f"comma-separated recipe names (default {DEFAULT_RECIPES}); see docs/model-pipeline.md")
@@ -22,7 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
     if not names:
         raise UserError("--recipes is empty", f"choose from: {', '.join(RECIPES)}")

@@ -21,7 +21,6 @@ from mcubench.runtimes import model_runtimes
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-
     p = sub.add_parser("render", help="write a model's firmware project (PlatformIO) without building it")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", type=Path, help="a .tflite model")
@@ -39,7 +38,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-
     if args.model:
         model_bytes, name = read_tflite(args.model), args.model.stem
     else:

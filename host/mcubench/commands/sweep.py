@@ -37,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--workers must be at least 1", "e.g. --workers 2")
     config = example_config() if args.example else load_config(args.config)
     if args.dry_run:
-
         done = History().keys()
         for spec in config.jobs:
             print(f"{'done' if spec.key() in done else 'todo'}  {spec.key()[:12]}  {spec.label()}")

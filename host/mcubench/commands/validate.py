@@ -107,7 +107,6 @@ def score(device: list[np.ndarray], host: list[np.ndarray], labels: np.ndarray |
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-
     p = sub.add_parser("validate", help="upload K test inputs to the device, compare outputs with labels and the host TFLM interpreter")
     p.add_argument("model", nargs="?", type=Path, help="a .tflite model (or use --example)")
     p.add_argument("--example", help="a built-in example (digits, sine, kws_dscnn) quantized with --recipe")
@@ -137,7 +136,6 @@ def _open_session(image: Image, target_name: str, options: RunOptions, inputs: l
 
 
 def run(args: argparse.Namespace) -> int:
-
     if (args.model is None) == (args.example is None):
         raise UserError("give a model file or --example", "e.g. mcubench validate --example digits")
     if args.samples < 1:

@@ -15,6 +15,7 @@ from typing import Any
 from mcubench.core.errors import UserError
 from mcubench.core.paths import boards_dir
 
+DEFAULT_BOARD = "mps2-an386"  # the emulated Cortex-M4F the default job runs on
 
 @dataclass(frozen=True)
 class UsbId:

@@ -140,6 +140,5 @@ def parse_report(text_or_path: str | Path, *, apply_calibration: bool = True) ->
         open_regions=[int(x) for x in data.get("open_regions", [])],
     )
     if apply_calibration:
-
         est.correction = load_correction(est.board.board, est.model_version)
     return est

@@ -45,7 +45,6 @@ class Transcript:
     sent: list[bytes] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
-
         write_bytes_atomic(path, bytes(self.received))
 
 

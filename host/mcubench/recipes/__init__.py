@@ -8,7 +8,7 @@ One base class (:class:`Recipe`), one module per family (``ptq``, ``qat``, ``pru
 from __future__ import annotations
 
 from mcubench.core.errors import UserError
-from mcubench.recipes.base import Recipe, Variant
+from mcubench.recipes.base import Recipe
 from mcubench.recipes.distill import Distill
 from mcubench.recipes.prune import PruneConstant, PrunePolynomial
 from mcubench.recipes.ptq import Dynamic, Float16, Float32, Int8, Int16x8

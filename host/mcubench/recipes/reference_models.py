@@ -149,13 +149,11 @@ def _randomize(model: Any, seed: int) -> None:
 
 
 def _quantize(model: Any, x_rep: np.ndarray) -> bytes:
-
     dataset = Dataset(x_rep, None, x_rep[:1], None, task="classification", name="random", synthetic=True)
     return get_recipe("int8").apply(model, dataset, {"calibration_samples": len(x_rep)}).tflite_bytes
 
 
 def _build_reference(spec: ReferenceModel, seed: int) -> bytes:
-
     keras = tfmod.keras3()
     tfmod.set_seed(seed)
     model = spec.build(keras)

@@ -74,7 +74,6 @@ def host_metrics_from(analysis: dict[str, Any], variant_metrics: dict[str, Any])
 
 
 def prepare_example_variant(example: str, recipe: str, params: dict[str, Any] | None = None, seed: int = 0) -> PreparedVariant:
-
     params = dict(params or {})
     spec = EXAMPLES.get(example)
     if spec is None:

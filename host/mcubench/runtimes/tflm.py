@@ -91,7 +91,6 @@ _DTYPE_BYTES = {"FLOAT32": 4, "INT32": 4, "UINT32": 4, "INT8": 1, "UINT8": 1, "I
 
 
 def model_facts(model_bytes: bytes, source: str = "model") -> ModelFacts:
-
     parsed = parse_tflite(model_bytes, source)
     if len(parsed.inputs) != 1 or len(parsed.outputs) != 1:
         raise UserError(
@@ -375,7 +374,6 @@ class TflmRuntime(Runtime):
                 )
 
     def render_workload(self, workload: WorkloadSpec, board: Board, project_dir: Path) -> WorkloadSources:
-
         assert workload.model_bytes is not None
         name = workload.name
         facts = model_facts(workload.model_bytes, name)

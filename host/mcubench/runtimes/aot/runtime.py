@@ -47,14 +47,12 @@ class AotRuntime(Runtime):
     options_type = AotOptions
 
     def check(self, workload: WorkloadSpec, board: Board) -> None:
-
         if workload.model_bytes is None:
             raise UserError("the aot runtime needs a model",
                             "give a .tflite file, e.g. mcubench bench model.tflite --runtime aot")
         check_supported(workload.model_bytes)
 
     def render_workload(self, workload: WorkloadSpec, board: Board, project_dir: Path) -> WorkloadSources:
-
         assert workload.model_bytes is not None
         dsp = self.options(workload).dsp
         dsp = board_has_dsp(board) if dsp is None else bool(dsp)
