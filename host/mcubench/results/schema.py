@@ -38,11 +38,12 @@ UNITS_OF_SOURCE: dict[str, tuple[str, ...]] = {
 
 @functools.lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
-    """schema.json with the runtime, target and emulator enums taken from the registries, so a
-    new runtime or target needs no edit here."""
+    """schema.json with the schema id and the runtime, target and emulator enums filled in from
+    their one definition each (the registries), so a new runtime or target needs no edit here."""
     text = resources.files(__package__).joinpath("schema.json").read_text(encoding="utf-8")
     schema = json.loads(text)
-    ident = schema["properties"]["identity"]["properties"]
+    schema["properties"]["schema"] = {"const": SCHEMA_ID}
+    ident = schema["$defs"]["identity"]["properties"]
     ident["runtime"] = {"enum": list(RUNTIMES)}
     ident["target"] = {"enum": target_names()}
     ident["emulator"] = {"enum": [*EMULATORS, None]}
