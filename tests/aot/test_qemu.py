@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import mcubench, require_tool
 
 pytestmark = pytest.mark.slow
@@ -55,8 +54,8 @@ def test_example_runs_on_qemu_and_matches_host_tflm(name, example_paths):
 
 
 def test_dsp_and_portable_kernels_agree_bit_for_bit_on_qemu(example_paths):
-    from mcubench.bench.workloads import workload_for_model
     from mcubench.bench.pipeline import BenchRequest, run_bench
+    from mcubench.bench.workloads import workload_for_model
     from mcubench.runtimes.aot.runtime import AotOptions
 
     results = {}

@@ -11,14 +11,13 @@ import time
 
 import psutil
 import pytest
+from helpers import mcubench, require_tool
 
+from mcubench.bench.pipeline import BenchRequest, run_bench
 from mcubench.core.elf import elf_sizes
 from mcubench.core.errors import UserError
 from mcubench.core.paths import work_dir
-from mcubench.bench.pipeline import BenchRequest, run_bench
 from mcubench.core.types import WorkloadSpec
-
-from helpers import mcubench, require_tool
 
 pytestmark = pytest.mark.slow
 

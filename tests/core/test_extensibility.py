@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
-from results.results_records import make_record
 from hardware.hw_replay import FIXTURES, replay_link  # tests/ is on the path (pyproject)
+from results.results_records import make_record
+
 from mcubench import cli
 from mcubench.bench.collect import collect
 from mcubench.commands.bench import request_from_args

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import mcubench, require_tool
 
 pytestmark = pytest.mark.slow

@@ -97,11 +97,10 @@ def test_describe_err_record():
 @pytest.mark.slow
 def test_monitor_on_qemu_over_socket(tmp_path):
     """The real thing: the built-in workload on QEMU, monitored over socket://, then told to exit."""
-    from mcubench.core.boards import load_board
     from mcubench.bench.build import build
     from mcubench.bench.render import render_project
-    from mcubench.core.types import WorkloadSpec
-    from mcubench.core.types import RunOptions
+    from mcubench.core.boards import load_board
+    from mcubench.core.types import RunOptions, WorkloadSpec
     from mcubench.targets.qemu import Qemu
 
     qemu = Qemu()

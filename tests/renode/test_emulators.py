@@ -8,18 +8,17 @@ wherever `renode` is on PATH and skips with that reason elsewhere.
 from __future__ import annotations
 
 import pytest
-
-from mcubench.core.boards import load_board
-from mcubench.commands.emulate import _boards_for, build_for_emulator
-from mcubench.core.errors import UserError
-from mcubench.targets.emulators import EMULATORS, get_emulator
-from mcubench.targets.emulator import EmulatorTarget
-from mcubench.targets.base import ToolStatus
-from mcubench.targets import get_target
-from mcubench.core.types import RunOptions
-from mcubench.targets.renode import Renode, board_for_target
-
 from helpers import require_tool
+
+from mcubench.commands.emulate import _boards_for, build_for_emulator
+from mcubench.core.boards import load_board
+from mcubench.core.errors import UserError
+from mcubench.core.types import RunOptions
+from mcubench.targets import get_target
+from mcubench.targets.base import ToolStatus
+from mcubench.targets.emulator import EmulatorTarget
+from mcubench.targets.emulators import EMULATORS, get_emulator
+from mcubench.targets.renode import Renode, board_for_target
 
 LABELS = {"qemu": ("instructions", "qemu-icount"), "renode": ("virtual_cycles", "renode-virtual-time")}
 

@@ -15,13 +15,23 @@ import re
 from pathlib import Path
 
 import pytest
-from robot.api import TestSuiteBuilder as RobotSuiteBuilder, get_model
+from robot.api import TestSuiteBuilder as RobotSuiteBuilder
+from robot.api import get_model
 from robot.parsing.model.statements import Error as RobotError
 
 from mcubench.core.boards import load_board
 from mcubench.core.errors import UserError
 from mcubench.link.protocol import Decoder, encode_record
-from mcubench.targets.renode_scripts import RenodeMachine, check_resc, dwt_description, machine_commands, render_resc, render_robot, renode_path, write_scripts
+from mcubench.targets.renode_scripts import (
+    RenodeMachine,
+    check_resc,
+    dwt_description,
+    machine_commands,
+    render_resc,
+    render_robot,
+    renode_path,
+    write_scripts,
+)
 
 HERE = Path(__file__).parent
 
@@ -162,9 +172,9 @@ def qemu_session(tmp_path_factory) -> bytes:
     require_tool("qemu-system-arm")
     require_tool("arm-none-eabi-gcc")
     from mcubench.commands.emulate import build_for_emulator
+    from mcubench.core.types import RunOptions
     from mcubench.targets.emulator import EmulatorTarget
     from mcubench.targets.emulators import get_emulator
-    from mcubench.core.types import RunOptions
 
     qemu = get_emulator("qemu")
     out = tmp_path_factory.mktemp("qemu-session")

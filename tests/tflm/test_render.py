@@ -9,13 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, RECIPES
 
+from mcubench.bench.render import render_project
 from mcubench.core.boards import load_board
 from mcubench.core.errors import UserError
-from mcubench.bench.render import render_project
 from mcubench.runtimes.tflm import TFLM_DIR_ENV, model_facts, preflight_fit, resolver_method, resolver_methods_for, tflm_workload
-
-from conftest import EXAMPLES, RECIPES
 
 
 def c_array_bytes(text: str, symbol: str) -> bytes:

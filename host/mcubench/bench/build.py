@@ -12,10 +12,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from mcubench.bench.render import Project
 from mcubench.core.errors import UserError
 from mcubench.core.identity import git_hash, tool_version
 from mcubench.core.pio_offline import ensure_tool_scons, pio_executable
-from mcubench.bench.render import Project
 from mcubench.core.types import Image
 
 STAMP = "mcubench.build-id"

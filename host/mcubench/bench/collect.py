@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcubench.core.errors import UserError
-from mcubench.link.protocol import ProtocolError
 from mcubench.core.types import Image
+from mcubench.link.protocol import ProtocolError
 from mcubench.link.runlog import RunLog
 
 

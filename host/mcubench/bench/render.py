@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mcubench.core.boards import Board
-from mcubench.core.templates import template_env, write_if_changed
 from mcubench.core.identity import tool_version
 from mcubench.core.paths import boards_dir, firmware_dir, work_dir
-from mcubench.runtimes.base import WorkloadSources
-from mcubench.runtimes import get_runtime
+from mcubench.core.templates import template_env, write_if_changed
 from mcubench.core.types import WorkloadSpec
+from mcubench.runtimes import get_runtime
+from mcubench.runtimes.base import WorkloadSources
 
 
 @dataclass

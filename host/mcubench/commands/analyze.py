@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from mcubench.commands.model_variants import add_source_args
+
+from mcubench.commands.model_variants import add_source_args, print_table, resolve_source
 from mcubench.core.fileio import write_bytes_atomic, write_json_atomic
 from mcubench.models.analysis import analyze
-from mcubench.recipes.variants import _StagingDir, check_out_dir, variant_entry
-from mcubench.commands.model_variants import print_table, resolve_source
 from mcubench.models.tf import stdout_to_stderr
 from mcubench.recipes import get_recipe
 from mcubench.recipes.base import Variant
+from mcubench.recipes.variants import _StagingDir, check_out_dir, variant_entry
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -14,12 +14,18 @@ import argparse
 import json
 from pathlib import Path
 
-from mcubench.core.errors import UserError
-from mcubench.estimate import load_cost_model, parse_report
-from mcubench.estimate.calibration import compute_correction, correction_path, load_correction, pairs_from_results, read_correction, save_correction
 from mcubench.bench.pipeline import BenchRequest, run_bench
-from mcubench.core.types import WorkloadSpec
-from mcubench.core.types import RunOptions
+from mcubench.core.errors import UserError
+from mcubench.core.types import RunOptions, WorkloadSpec
+from mcubench.estimate import load_cost_model, parse_report
+from mcubench.estimate.calibration import (
+    compute_correction,
+    correction_path,
+    load_correction,
+    pairs_from_results,
+    read_correction,
+    save_correction,
+)
 from mcubench.targets import get_target
 
 

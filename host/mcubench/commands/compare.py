@@ -9,10 +9,10 @@ import argparse
 import math
 import sys
 
+from mcubench.commands.history import add_filter_options, filters_of
 from mcubench.results.compare import Comparison, Verdict, check, compare, parse_thresholds, resolve
 from mcubench.results.formats import add_format_options, console, human, print_table, write_csv, write_json
 from mcubench.results.history import History
-from mcubench.commands.history import add_filter_options, filters_of
 from mcubench.results.record import label
 
 CSV_COLUMNS = ["kind", "name", "unit", "a", "b", "delta", "delta_pct", "note", "exceeded"]

@@ -14,10 +14,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from mcubench.core.pio_offline import pio_executable, tool_scons_dir
-from mcubench.targets.emulators import EMULATORS, get_emulator
-from mcubench.targets.base import ToolStatus
 from mcubench.core.boards import DEFAULT_BOARD, all_boards, load_board
+from mcubench.core.pio_offline import pio_executable, tool_scons_dir
+from mcubench.targets.base import ToolStatus
+from mcubench.targets.emulators import EMULATORS, get_emulator
 
 SETUP = "bash host/setup.sh"
 

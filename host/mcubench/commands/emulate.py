@@ -18,19 +18,18 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from mcubench.bench.build import build
+from mcubench.bench.render import project_dir_for, render_project
 from mcubench.core.boards import Board, all_boards, check_fit, load_board
+from mcubench.core.elf import elf_sizes
 from mcubench.core.errors import UserError
 from mcubench.core.fileio import write_bytes_atomic
-from mcubench.core.paths import work_dir
-from mcubench.targets.emulators import EMULATORS, get_emulator
-from mcubench.targets.emulator import Emulator, EmulatorTarget
-from mcubench.core.types import Image, RunOptions
-from mcubench.targets.renode import Renode, RenodeOptions, board_for_target
 from mcubench.core.params import parse_params
-from mcubench.bench.build import build
-from mcubench.core.elf import elf_sizes
-from mcubench.bench.render import project_dir_for, render_project
-from mcubench.core.types import WorkloadSpec
+from mcubench.core.paths import work_dir
+from mcubench.core.types import Image, RunOptions, WorkloadSpec
+from mcubench.targets.emulator import Emulator, EmulatorTarget
+from mcubench.targets.emulators import EMULATORS, get_emulator
+from mcubench.targets.renode import Renode, RenodeOptions, board_for_target
 from mcubench.targets.renode_scripts import RenodeMachine, write_scripts
 
 

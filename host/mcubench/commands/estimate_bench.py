@@ -15,11 +15,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from mcubench.bench.pipeline import BenchRequest, run_bench
+from mcubench.bench.workloads import workload_for_model
 from mcubench.core.errors import UserError
 from mcubench.estimate.microbench import build_microbench, run_qemu
 from mcubench.models.examples import EXAMPLES
-from mcubench.bench.workloads import workload_for_model
-from mcubench.bench.pipeline import BenchRequest, run_bench
 from mcubench.recipes.variants import prepare_example_variant
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mcubench.core.errors import UserError
+from mcubench.commands import bench
 from mcubench.commands.options import add_run_options, add_runtime_options
+from mcubench.core.errors import UserError
 from mcubench.core.fileio import write_bytes_atomic
 from mcubench.models.data import load_dataset
 from mcubench.models.load import load_model
 from mcubench.recipes import get_recipe
-from mcubench.commands import bench
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -17,11 +17,11 @@ from typing import Any, Callable, TextIO
 
 import serial
 
+from mcubench.core.boards import load_board
 from mcubench.core.errors import UserError
+from mcubench.core.paths import results_dir
 from mcubench.link.protocol import Decoder, Record, encode_record
 from mcubench.link.transport import open_serial
-from mcubench.core.paths import results_dir
-from mcubench.core.boards import load_board
 from mcubench.targets.hardware import describe_ports, ids_text, system_ports
 
 RECORD_MAX = 512

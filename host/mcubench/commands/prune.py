@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from mcubench.commands.model_variants import add_source_args
+
+from mcubench.commands.model_variants import add_source_args, run_command
 from mcubench.core.errors import UserError
-from mcubench.commands.model_variants import run_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from mcubench.commands.model_variants import add_source_args
+
+from mcubench.commands.model_variants import add_source_args, parse_recipe_params, run_command
 from mcubench.core.errors import UserError
-from mcubench.commands.model_variants import parse_recipe_params, run_command
 from mcubench.recipes import RECIPES
 
 DEFAULT_RECIPES = "int8,int16x8,float16,dynamic"

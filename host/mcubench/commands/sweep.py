@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from mcubench.core.errors import UserError
-from mcubench.sweep import SweepSummary, example_config, load_config, run_sweep, write_sweep_report
 from mcubench.results.history import History
+from mcubench.sweep import SweepSummary, example_config, load_config, run_sweep, write_sweep_report
 
 
 def register(sub):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcubench.core.errors import UserError
-from mcubench.estimate.model import BoardAssumption, load_cost_model
 from mcubench.estimate.calibration import load_correction
+from mcubench.estimate.model import BoardAssumption, load_cost_model
 
 REPORT_FORMAT = "mcubench-cycle-estimate/1"
 UNIT = "estimated cycles (Cortex-M4 cost model, not a measurement)"

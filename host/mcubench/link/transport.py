@@ -17,8 +17,8 @@ from typing import Callable, Iterable
 import serial
 
 from mcubench.core.errors import UserError
-from mcubench.link.protocol import Decoder, Record, encode_record
 from mcubench.core.fileio import write_bytes_atomic
+from mcubench.link.protocol import Decoder, Record, encode_record
 
 
 class LinkTimeout(UserError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mcubench.core.errors import UserError
 from mcubench.models import tf as tfmod
 from mcubench.models.data import Dataset
 from mcubench.models.load import SourceModel
@@ -9,7 +10,6 @@ from mcubench.models.tfkeras_bridge import to_tf_keras
 from mcubench.recipes.base import Recipe, Variant
 from mcubench.recipes.ptq import convert
 from mcubench.recipes.training import compile_like, fit_quietly, keras_metric
-from mcubench.core.errors import UserError
 
 
 class QatInt8(Recipe):

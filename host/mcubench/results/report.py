@@ -25,9 +25,9 @@ from typing import Any
 from mcubench.core.boards import all_board_ids, load_board
 from mcubench.core.errors import UserError
 from mcubench.core.fileio import write_bytes_atomic, write_text_atomic
+from mcubench.core.paths import results_dir
 from mcubench.results.formats import human
 from mcubench.results.record import Record, label
-from mcubench.core.paths import results_dir
 
 UNIT_TEXT = {
     "instructions": "instructions (emulated)",

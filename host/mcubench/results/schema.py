@@ -25,7 +25,6 @@ from mcubench.runtimes import RUNTIMES
 from mcubench.targets import target_names
 from mcubench.targets.emulators import EMULATORS
 
-
 # Which latency units each timing source can produce (a source never changes meaning).
 UNITS_OF_SOURCE: dict[str, tuple[str, ...]] = {
     "qemu-icount": ("instructions",),

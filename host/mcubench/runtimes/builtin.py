@@ -10,8 +10,8 @@ from pathlib import Path
 
 from mcubench.core.boards import Board
 from mcubench.core.errors import UserError
-from mcubench.runtimes.base import Runtime, WorkloadSources
 from mcubench.core.types import WorkloadSpec
+from mcubench.runtimes.base import Runtime, WorkloadSources
 
 # name -> (source dir under firmware/, {param: (C macro, default, min, max)})
 BUILTIN_WORKLOADS = {

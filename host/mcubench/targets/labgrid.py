@@ -25,14 +25,14 @@ import serial
 
 from mcubench.core.boards import Board
 from mcubench.core.errors import UserError
-from mcubench.targets.farm.labgrid_client import INSTALL_HINT, LabgridClient, PlaceState, RemoteResource, client_executable
-from mcubench.targets.farm.upload import ExporterHost, get_uploader
-from mcubench.link.transport import LinkClosed, LinkTimeout, SerialLink
 from mcubench.core.params import parse_params
 from mcubench.core.types import Image, RunOptions, TargetOptions, options_as
 from mcubench.link.runlog import RunLog
+from mcubench.link.transport import LinkClosed, LinkTimeout, SerialLink
 from mcubench.targets.base import Capability, Session, Target, ToolStatus, board_latency, close_link, hello_timing
 from mcubench.targets.emulators import get_emulator
+from mcubench.targets.farm.labgrid_client import INSTALL_HINT, LabgridClient, PlaceState, RemoteResource, client_executable
+from mcubench.targets.farm.upload import ExporterHost, get_uploader
 
 DEFAULT_ACQUIRE_TIMEOUT = 600.0  # seconds a request waits for its place
 

@@ -26,9 +26,9 @@ from mcubench.core.boards import Board
 from mcubench.core.errors import UserError
 from mcubench.core.fileio import write_text_atomic
 from mcubench.core.types import Image, RunOptions, TargetOptions, options_as
-from mcubench.targets.renode_scripts import RenodeMachine, check_resc, render_resc
 from mcubench.targets.base import ToolStatus
 from mcubench.targets.emulator import Emulator, RunningEmulator, free_tcp_port
+from mcubench.targets.renode_scripts import RenodeMachine, check_resc, render_resc
 
 INSTALL_HINT = (
     "install Renode 1.16 (the linux-portable package or .deb from https://github.com/renode/renode/releases) "

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcubench.core.boards import Board
-from mcubench.core.errors import UserError
 from mcubench.core.elf import flash_symbols
+from mcubench.core.errors import UserError
 from mcubench.core.types import RuntimeOptions, WorkloadSpec
 from mcubench.runtimes.aot.codegen import check_supported, compile_model
 from mcubench.runtimes.base import FlashSplit, Runtime, WorkloadSources
