@@ -4,6 +4,11 @@ The project lives in its own directory under the work dir (firmware/build/ by de
 named after the job, not the content, so rendering again after a change rewrites only the
 files that changed and PlatformIO rebuilds incrementally. The build id is a content hash of
 everything the image is made from; the image reports it and the host checks it.
+
+The project's ``src/`` holds links: one to each part of the shared ``firmware/`` tree and one
+to each directory of generated code. Everything is then a project source to PlatformIO, so
+every builder (ours, and the Arduino one with its library dependency finder) compiles the
+generated code with the include paths of the project's libraries.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import re
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,16 +102,18 @@ def content_hash(paths: list[Path], salt: dict[str, Any]) -> str:
     return digest.hexdigest()[:16]
 
 
-def identity_flags(board: Board) -> list[str]:
-    """The benchmark core's identity macros, for platforms without mcubench's builder.
+def registry_platform_flags(board: Board) -> list[str]:
+    """What mcubench's own builder gives every image, for platforms without it.
 
-    Our local platform (boards/platform) writes them into a generated header; on a registry
-    platform (nordicnrf52 + Arduino) they come as flags, the build id and versions taken from
-    the environment `mcubench` runs PlatformIO with (build.py sets it).
+    Our local platform (boards/platform) puts the core's headers on the include path and writes
+    the identity macros into a generated header; on a registry platform (nordicnrf52 + Arduino)
+    both come as flags, the build id and versions taken from the environment `mcubench` runs
+    PlatformIO with (build.py sets it).
     """
     if board.platformio["platform"] == "mcubench":
         return []
     return [
+        f"-I{firmware_dir() / 'core'}",
         f"'-DMCB_BOARD=\"{board.id}\"'",
         f"'-DMCB_PORT=\"{board.port}\"'",
         "'-DMCB_BUILD_ID=\"${sysenv.MCUBENCH_BUILD_ID}\"'",
@@ -114,13 +122,42 @@ def identity_flags(board: Board) -> list[str]:
     ]
 
 
+def link_sources(directory: Path, generated: list[Path]) -> list[str]:
+    """Fills ``directory/src`` with links to the shared firmware parts and to the generated
+    code dirs; removes links left from an earlier render. Returns the generated dirs' filters."""
+    src = directory / "src"
+    src.mkdir(parents=True, exist_ok=True)
+    wanted = {p.name: p for p in sorted(firmware_dir().iterdir()) if p.is_dir() and p.name != "build"}
+    filters = []
+    for gen in generated:
+        if gen.name in wanted:
+            raise ValueError(f"generated dir {gen} shadows firmware/{gen.name}")
+        wanted[gen.name] = gen
+        filters.append(f"+<{gen.name}/>")
+    for entry in src.iterdir():
+        if entry.name not in wanted or not entry.is_symlink() or entry.resolve() != wanted[entry.name].resolve():
+            entry.unlink() if entry.is_symlink() or entry.is_file() else shutil.rmtree(entry)
+    for name, target in wanted.items():
+        link = src / name
+        if not link.is_symlink():
+            link.symlink_to(target.resolve(), target_is_directory=True)
+    return filters
+
+
 def render_project(runtime_name: str, workload: WorkloadSpec, board: Board, out_dir: Path | None = None) -> Project:
     runtime = get_runtime(runtime_name)
     runtime.check(workload, board)
     directory = out_dir or project_dir_for(runtime_name, workload, board)
     with project_lock(directory):
         sources = runtime.render_workload(workload, board, directory)
-        flags = [*identity_flags(board), *sources.build_flags, f"-DMCB_WARMUP={workload.warmup}", f"-DMCB_RUNS={workload.runs}"]
+        flags = [
+            *registry_platform_flags(board),
+            *(f"-I{d}" for d in sources.extra_source_dirs),
+            *sources.build_flags,
+            f"-DMCB_WARMUP={workload.warmup}",
+            f"-DMCB_RUNS={workload.runs}",
+        ]
+        generated_filters = link_sources(directory, sources.extra_source_dirs)
         context = {
             "tool_version": tool_version(),
             "runtime": runtime_name,
@@ -128,26 +165,17 @@ def render_project(runtime_name: str, workload: WorkloadSpec, board: Board, out_
             "board": board,
             "env": board.id,
             "platform": platform_spec(board),
-            "firmware_dir": firmware_dir(),
-            "src_filters": sources.src_filters,
+            "src_filters": [*sources.src_filters, *generated_filters],
             "build_flags": flags,
-            "extra_sources": [str(d) for d in sources.extra_source_dirs],
             "lib_deps": sources.lib_deps,
             "lib_extra_dirs": [str(d) for d in sources.lib_extra_dirs],
         }
-        env = template_env()
-        files = []
         ini = directory / "platformio.ini"
-        write_if_changed(ini, env.get_template("project/platformio.ini.j2").render(context))
-        files.append(ini)
-        if sources.extra_source_dirs:
-            script = directory / "extra_sources.py"
-            write_if_changed(script, env.get_template("project/extra_sources.py.j2").render(context))
-            files.append(script)
+        write_if_changed(ini, template_env().get_template("project/platformio.ini.j2").render(context))
         inputs = [
             *_filter_dirs(["+<core/>", board.platformio["src_filter"], *sources.src_filters]),
             *sources.extra_source_dirs,
-            *files,
+            ini,
         ]
         build_id = content_hash(inputs, {"board": board.id, "flags": flags, "tool": tool_version()})
-    return Project(directory, board.id, board, runtime_name, workload, build_id, sources, files)
+    return Project(directory, board.id, board, runtime_name, workload, build_id, sources, [ini])

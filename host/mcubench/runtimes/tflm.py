@@ -40,6 +40,15 @@ TFLM_DIR_ENV = "MCUBENCH_TFLM_DIR"
 TFLM_ARDUINO_LIB = (
     "https://github.com/tensorflow/tflite-micro-arduino-examples.git#7948b85e020470a30a83bf00e10fc43b486bfcba"
 )
+# Replaces that `lib_deps` entry: a fork's URL, or the bare library name `Arduino_TensorFlowLite`
+# for a copy PlatformIO finds in a library folder (lib_extra_dirs, PLATFORMIO_LIB_EXTRA_DIRS)
+# without its registry: a bare name is never downloaded, and neither are the library's
+# `depends` (ArduinoBLE, Arduino_LSM9DS1), which the benchmark does not use.
+TFLM_LIB_ENV = "MCUBENCH_TFLM_LIB"
+
+
+def tflm_lib_dep() -> str:
+    return os.environ.get(TFLM_LIB_ENV) or TFLM_ARDUINO_LIB
 ARENA_ALIGN = 16
 BYTES_PER_LINE = 16
 
@@ -385,7 +394,7 @@ class TflmRuntime(Runtime):
         directory = tflm_dir(options.tflm_dir)
         input_data = workload.input_bytes if workload.input_bytes is not None else bytes(facts.input_bytes)
         kernels = "CMSIS-NN" if cmsis_nn else "reference"
-        version = tflm_version(directory) if directory else TFLM_ARDUINO_LIB.rsplit("#", 1)[1][:12]
+        version = tflm_version(directory) if directory else tflm_lib_dep().rsplit("#", 1)[-1][:12]
         params = f"model={sha[:16]} kernels={'cmsis_nn' if cmsis_nn else 'reference'} ops={len(methods)} tflm={version}"
         env = template_env()
         context = {
@@ -447,10 +456,8 @@ class TflmRuntime(Runtime):
         else:
             # Arduino board without a checkout: PlatformIO downloads the pinned library and
             # compiles it whole, including its own DebugLog on Serial.
-            lib_deps.append(TFLM_ARDUINO_LIB)
+            lib_deps.append(tflm_lib_dep())
             flags.append("-DMCB_TFLM_LIBRARY_DEBUGLOG")
-        if board.port == "arduino":
-            flags.append("-std=gnu++17")  # the core's identity macros come from render.identity_flags
         facts_out = {
             "ops": list(facts.op_names),
             "op_set": list(facts.op_set),
