@@ -1,7 +1,8 @@
 """Issue 14: the layered restructure changed no figure. `mcubench bench … --json` for the
 built-in dot product and two fixed-weight int8 models on the AOT runtime (one with the cycle
 estimate) gives the instructions, outputs, arena, flash, static RAM, sections, flash split and
-estimated cycles recorded on ad30bbb, before the move (tests/data/bench_baseline.json).
+estimated cycles recorded before the move (tests/data/bench_baseline.json: on main f0c203e,
+the old structure; first on ad30bbb).
 
 The models are committed (tests/data/baseline/*.tflite, written by tests/aot/aot_modelgen.py
 from fixed weights), so no training run's nondeterminism (issue 15) can enter.
