@@ -26,7 +26,8 @@ from typing import Any, Callable
 
 import yaml
 
-from mcubench.bench.pipeline import BenchRequest, run_bench
+from mcubench.bench.pipeline import run_bench
+from mcubench.bench.request import BenchRequest
 from mcubench.bench.workloads import workload_for_model
 from mcubench.core.boards import DEFAULT_BOARD, all_board_ids
 from mcubench.core.errors import UserError

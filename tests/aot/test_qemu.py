@@ -54,7 +54,8 @@ def test_example_runs_on_qemu_and_matches_host_tflm(name, example_paths):
 
 
 def test_dsp_and_portable_kernels_agree_bit_for_bit_on_qemu(example_paths):
-    from mcubench.bench.pipeline import BenchRequest, run_bench
+    from mcubench.bench.pipeline import run_bench
+    from mcubench.bench.request import BenchRequest
     from mcubench.bench.workloads import workload_for_model
     from mcubench.runtimes.aot.runtime import AotOptions
 

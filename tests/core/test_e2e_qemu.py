@@ -13,7 +13,8 @@ import psutil
 import pytest
 from helpers import mcubench, require_tool
 
-from mcubench.bench.pipeline import BenchRequest, run_bench
+from mcubench.bench.pipeline import run_bench
+from mcubench.bench.request import BenchRequest
 from mcubench.core.elf import elf_sizes
 from mcubench.core.errors import UserError
 from mcubench.core.paths import work_dir

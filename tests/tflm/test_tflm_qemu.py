@@ -14,7 +14,8 @@ KERNELS = ("on", "off")
 @pytest.fixture(scope="session")
 def outcomes(tflm_dir, example_variants):
     """digits int8 benchmarked on QEMU with CMSIS-NN and with reference kernels."""
-    from mcubench.bench.pipeline import BenchRequest, run_bench
+    from mcubench.bench.pipeline import run_bench
+    from mcubench.bench.request import BenchRequest
     from mcubench.models.bench_input import test_input
     from mcubench.models.tflm_host import invoke
     from mcubench.runtimes.tflm import tflm_workload

@@ -8,40 +8,24 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from mcubench.bench.build import build
 from mcubench.bench.collect import Measurements, collect
 from mcubench.bench.render import Project, project_lock, render_project
+from mcubench.bench.request import BenchRequest
 from mcubench.bench.result import make_result
-from mcubench.core.boards import DEFAULT_BOARD, Board, check_fit, load_board
+from mcubench.core.boards import Board, check_fit, load_board
 from mcubench.core.elf import ElfSizes, elf_sizes
 from mcubench.core.errors import UserError
-from mcubench.core.types import Image, RunOptions, WorkloadSpec
+from mcubench.core.types import Image, RunOptions
 from mcubench.estimate.plugin import estimate_plugin
 from mcubench.estimate.report import Estimate, parse_report
 from mcubench.link.runlog import RunLog
-from mcubench.runtimes import WORKLOAD_RUNTIME, get_runtime
+from mcubench.runtimes import get_runtime
 from mcubench.targets import get_target
 from mcubench.targets.base import Capability, Target
-
-
-@dataclass
-class BenchRequest:
-    workload: WorkloadSpec
-    runtime: str = WORKLOAD_RUNTIME
-    board: str = DEFAULT_BOARD
-    target: str | None = None  # None: the board's default target
-    memory_of: str | None = None  # enforce another board's flash/RAM limits
-    estimate: str | None = None  # a board: add a cycle estimate for it (an instruction-plugin target)
-    options: RunOptions = field(default_factory=RunOptions)
-    recipe: str | None = None
-    variant: str | None = None
-    host_metrics: dict[str, Any] | None = None
-    verbose: bool = False
-    # Compares the device's output with a reference (the host TFLM interpreter) when given.
-    reference_output: Callable[[], bytes] | None = None
 
 
 @dataclass

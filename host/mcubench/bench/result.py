@@ -7,10 +7,11 @@ import uuid
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mcubench.bench.collect import Measurements
 from mcubench.bench.render import Project
+from mcubench.bench.request import BenchRequest
 from mcubench.core.boards import Board
 from mcubench.core.elf import ElfSizes
 from mcubench.core.identity import git_hash, tool_version
@@ -19,9 +20,6 @@ from mcubench.core.types import Image
 from mcubench.estimate.report import Estimate, cycles_to_ms
 from mcubench.link.runlog import RunLog
 from mcubench.runtimes.base import FlashSplit
-
-if TYPE_CHECKING:  # the request type lives with the pipeline, which uses this module
-    from mcubench.bench.pipeline import BenchRequest
 
 SCHEMA_ID = "mcubench.result/1"
 

@@ -19,7 +19,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mcubench.bench.pipeline import BenchRequest, run_bench
+from mcubench.bench.pipeline import run_bench
+from mcubench.bench.request import BenchRequest
 from mcubench.bench.workloads import workload_for_model
 from mcubench.core.errors import UserError
 from mcubench.core.types import RunOptions

@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from mcubench.bench.pipeline import BenchRequest, run_bench
+from mcubench.bench.pipeline import run_bench
+from mcubench.bench.request import BenchRequest
 from mcubench.bench.result import default_result_path
 from mcubench.bench.workloads import workload_for_model
 from mcubench.commands.options import add_run_options, add_runtime_options, runtime_options, target_options

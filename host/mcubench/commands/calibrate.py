@@ -14,7 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-from mcubench.bench.pipeline import BenchRequest, run_bench
+from mcubench.bench.pipeline import run_bench
+from mcubench.bench.request import BenchRequest
 from mcubench.core.errors import UserError
 from mcubench.core.types import RunOptions, WorkloadSpec
 from mcubench.estimate import load_cost_model, parse_report

@@ -15,7 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcubench.bench.pipeline import BenchRequest, run_bench
+from mcubench.bench.pipeline import run_bench
+from mcubench.bench.request import BenchRequest
 from mcubench.bench.workloads import workload_for_model
 from mcubench.core.errors import UserError
 from mcubench.estimate.microbench import build_microbench, run_qemu
