@@ -18,6 +18,7 @@ from .boards import Board, check_fit, load_board
 from .build import ElfSizes, build, elf_sizes
 from .collect import Measurements, collect
 from .errors import UserError
+from .estimate.model import load_cost_model
 from .identity import git_hash, tool_version
 from .render import Project, project_lock, render_project
 from .runtimes import WorkloadSpec
@@ -57,23 +58,47 @@ def resolve_target(request: BenchRequest, board: Board) -> str:
     return request.target or board.default_target
 
 
-def fit_stage(image: Image, sizes: ElfSizes, limits_board: Board) -> dict[str, Any]:
+def fit_limits(sizes: ElfSizes, limits_board: Board) -> dict[str, Any]:
+    """The image's footprint against ``limits_board``: the ``memory.limits`` of a record."""
     fit = check_fit(limits_board, sizes.flash, sizes.ram_reserved)
-    if not fit.fits:
-        raise UserError(
-            f"the image {fit.problem()} (static RAM {sizes.static_ram:,} B + heap {sizes.heap:,} B + stack {sizes.stack:,} B)",
-            "choose a smaller model or recipe, or a board with more memory",
-        )
-    return {"board": limits_board.id, "flash_bytes": limits_board.flash_bytes, "ram_bytes": limits_board.ram_bytes, "fits": True}
+    return {"board": limits_board.id, "flash_bytes": limits_board.flash_bytes, "ram_bytes": limits_board.ram_bytes, "fits": fit.fits}
 
 
-def run_bench(request: BenchRequest) -> BenchOutcome:
+def fit_problem(sizes: ElfSizes, limits_board: Board) -> str | None:
+    """What does not fit, in words, or None."""
+    problem = check_fit(limits_board, sizes.flash, sizes.ram_reserved).problem()
+    if problem is None:
+        return None
+    return f"the image {problem} (static RAM {sizes.static_ram:,} B + heap {sizes.heap:,} B + stack {sizes.stack:,} B)"
+
+
+def fit_stage(sizes: ElfSizes, limits_board: Board) -> dict[str, Any]:
+    """Refuses an image that does not fit: running it would measure nothing real."""
+    problem = fit_problem(sizes, limits_board)
+    if problem:
+        raise UserError(problem, "choose a smaller model or recipe, or a board with more memory")
+    return fit_limits(sizes, limits_board)
+
+
+@dataclass
+class BuiltImage:
+    """What the build half of the pipeline gives: the image, its sizes and its fit."""
+
+    board: Board
+    limits_board: Board
+    project: Project
+    image: Image
+    sizes: ElfSizes
+    limits: dict[str, Any]
+
+
+def build_stage(request: BenchRequest, target_name: str) -> BuiltImage:
+    """Preflight, render, build and size the image for ``request`` as ``target_name`` runs it.
+
+    The fit is reported, not enforced: `mcubench build` shows a misfit, `run_bench` refuses it.
+    """
     board = load_board(request.board)
     limits_board = load_board(request.memory_of) if request.memory_of else board
-    target = get_target(resolve_target(request, board))
-    reason = target.supports(board)
-    if reason:
-        raise UserError(reason, "pick another --target/--emulator or --board (mcubench boards lists them)")
     if request.runtime == "tflm" and request.workload.model_bytes is not None:
         # Refuse a model that cannot fit before spending minutes on a TFLM build.
         from .runtimes.tflm import preflight_fit
@@ -81,12 +106,23 @@ def run_bench(request: BenchRequest) -> BenchOutcome:
         preflight_fit(request.workload.model_bytes, limits_board, request.workload.name)
     # The image is built for the board as this target runs it (e.g. the nRF52840 bare-metal
     # port under Renode); its limits stay the real board's.
-    project = render_project(request.runtime, request.workload, board.for_target(target.name))
+    project = render_project(request.runtime, request.workload, board.for_target(target_name))
     # One build at a time per project dir: parallel sweep jobs may share an image.
     with project_lock(project.dir):
         image = build(project, verbose=request.verbose)
     sizes = elf_sizes(image.elf)
-    limits = fit_stage(image, sizes, limits_board)
+    return BuiltImage(board, limits_board, project, image, sizes, fit_limits(sizes, limits_board))
+
+
+def run_bench(request: BenchRequest) -> BenchOutcome:
+    board = load_board(request.board)
+    target = get_target(resolve_target(request, board))
+    reason = target.supports(board)
+    if reason:
+        raise UserError(reason, "pick another --target/--emulator or --board (mcubench boards lists them)")
+    built = build_stage(request, target.name)
+    limits = fit_stage(built.sizes, built.limits_board)
+    project, image, sizes = built.project, built.image, built.sizes
     log = target.run(image, request.options)
     measurements = collect(log, image)
     result = make_result(request, board, project, image, sizes, limits, log, measurements)
@@ -155,6 +191,7 @@ def make_result(
             "memory_of": request.memory_of,
             "build_id": image.build_id,
             "place": log.extra.get("place"),
+            "icache": m.hello.get("icache"),
             "workload": {"name": workload.name, "params": {k: _parse_param(v) for k, v in m.params.items()}},
         },
         "latency": lat.to_dict(),
@@ -169,7 +206,7 @@ def make_result(
             "stack_size_bytes": m.memory.get("stack_size", sizes.stack),
             "arena_used_bytes": m.memory.get("arena_used"),
             "arena_allocated_bytes": m.memory.get("arena_size"),
-            "flash_split": _flash_split(request.runtime, image, sizes),
+            "flash_split": flash_split(request.runtime, image, sizes),
             "sections": sizes.to_dict(),
             "limits": limits,
         },
@@ -177,8 +214,23 @@ def make_result(
         "correctness": correctness,
         "host": request.host_metrics,
         "estimate": None,
-        "warnings": m.warnings,
+        "warnings": [*m.warnings, *device_state_warnings(m.hello, board)],
     } | estimate_fields(log, m, board)
+
+
+def device_state_warnings(hello: dict[str, str], board: Board) -> list[str]:
+    """What the board itself reports against what the cycle estimate assumes for it: the
+    first run on a real board checks the estimate's cache assumption."""
+    reported = hello.get("icache")
+    if reported is None:
+        return []
+    assumed = load_cost_model().boards.get(board.id)
+    if assumed is None or assumed.icache in ("none", reported):
+        return []
+    return [
+        f"the board reports its instruction cache {reported}, the cycle estimate for {board.id} assumes it "
+        f"{assumed.icache}: compare with --estimate {board.id}-icache, or calibrate (mcubench calibrate)"
+    ]
 
 
 def estimate_fields(log: RunLog, m: Measurements, board: Board) -> dict[str, Any]:
@@ -217,7 +269,7 @@ def estimate_fields(log: RunLog, m: Measurements, board: Board) -> dict[str, Any
     return {"estimate": estimate, "estimated_cycles": per_run, "estimated_ms": ms}
 
 
-def _flash_split(runtime: str, image: Image, sizes: ElfSizes) -> dict[str, int] | None:
+def flash_split(runtime: str, image: Image, sizes: ElfSizes) -> dict[str, int] | None:
     """Flash by owner (model / runtime / rest) where the runtime can tell, from ELF symbols."""
     if runtime == "tflm":
         from .runtimes.tflm import flash_split

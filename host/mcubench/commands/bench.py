@@ -61,10 +61,10 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def request_from_args(args: argparse.Namespace) -> BenchRequest:
+def workload_from_args(args: argparse.Namespace) -> tuple[WorkloadSpec, str, dict]:
+    """The workload, runtime and request extras named by `bench`/`build` arguments."""
     if args.warmup < 0 or args.runs < 1:
         raise UserError("--runs must be at least 1 and --warmup at least 0", "e.g. --warmup 1 --runs 5")
-    target = None if args.target in (None, "auto") else args.target
     if args.model:
         from ..models_bridge import workload_for_model  # model runtimes
 
@@ -77,6 +77,12 @@ def request_from_args(args: argparse.Namespace) -> BenchRequest:
             raise UserError(f"--runtime {runtime} needs a model", "give a .tflite file, e.g. mcubench bench model.tflite --runtime aot")
         workload, extras = WorkloadSpec(args.workload, parse_params(args.param)), {}
     workload.warmup, workload.runs = args.warmup, args.runs
+    return workload, runtime, extras
+
+
+def request_from_args(args: argparse.Namespace) -> BenchRequest:
+    target = None if args.target in (None, "auto") else args.target
+    workload, runtime, extras = workload_from_args(args)
     if args.estimate:
         from ..boards import load_board
 

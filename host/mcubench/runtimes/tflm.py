@@ -462,6 +462,7 @@ class TflmRuntime(Runtime):
             build_flags=flags,
             lib_deps=lib_deps,
             facts=facts_out,
+            arena_bytes=plan.bytes,
         )
 
 

@@ -50,4 +50,4 @@ class AotRuntime(Runtime):
         }
         (project_dir / "aot-facts.json").write_text(json.dumps(facts, indent=2) + "\n")
         flags = [f"-I{gen}", "-DMCB_PROFILE_OPS=1"] + ([] if dsp else ["-DMCBK_PORTABLE=1"])
-        return WorkloadSources(extra_source_dirs=[gen], build_flags=flags, facts=facts)
+        return WorkloadSources(extra_source_dirs=[gen], build_flags=flags, facts=facts, arena_bytes=project.arena_bytes)
