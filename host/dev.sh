@@ -7,7 +7,7 @@
 #   bash host/dev.sh mcubench ARGS...  set up, then any mcubench command
 #
 # What it installs: Debian packages (cross toolchain, newlib, QEMU, Chromium for the report
-# test, ser2net/socat for the labgrid test), a virtual environment .venv with mcubench and its
+# test, ser2net/socat for the labgrid test, srecord for PlatformIO's nRF52 image tools), a virtual environment .venv with mcubench and its
 # dependencies from PyPI, and PlatformIO's core package tool-scons made from PyPI's scons (so
 # PlatformIO never needs its registry for the emulated boards).
 set -euo pipefail
@@ -18,7 +18,7 @@ VENV="${MCUBENCH_VENV:-$ROOT/.venv}"
 APT_PACKAGES=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
   qemu-system-arm python3-venv python3-dev git
-  chromium ser2net socat
+  chromium ser2net socat srecord xz-utils
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }

@@ -24,3 +24,11 @@ def _isolated_results(tmp_path_factory):
         os.environ.pop("MCUBENCH_RESULTS", None)
     else:
         os.environ["MCUBENCH_RESULTS"] = old
+
+
+@pytest.fixture(scope="session")
+def tflm_dir() -> Path:
+    value = os.environ.get("MCUBENCH_TFLM_DIR")
+    if not value:
+        pytest.skip("TFLM sources not available: set MCUBENCH_TFLM_DIR to a tflite-micro-arduino-examples checkout")
+    return Path(value)

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +27,19 @@ def require_tool(name: str) -> str:
     if not path:
         pytest.skip(f"{name} is not on PATH (run bash host/dev.sh test, which installs it)")
     return path
+
+
+def require_arduino_platform() -> Path:
+    """The active PlatformIO core dir, when it has the official nordicnrf52 platform and the
+    Arduino mbed core that build the Nano 33 BLE images; skips otherwise."""
+    from mcubench.core.pio_offline import pio_core_dir
+
+    core = pio_core_dir()
+    missing = [p for p in ("platforms/nordicnrf52/platform.json", "packages/framework-arduino-mbed") if not (core / p).exists()]
+    if missing:
+        pytest.skip(
+            f"PlatformIO's nordicnrf52 platform and Arduino mbed core are not installed in {core} (missing {', '.join(missing)}): "
+            "CI unpacks ../shared/fixtures/platformio-nano33ble.tar.xz and sets PLATFORMIO_CORE_DIR; "
+            "with internet, pio pkg install -g -p nordicnrf52"
+        )
+    return core

@@ -81,6 +81,7 @@ static void send_hello(void) {
     mcb_rec_str("tick_unit", mcb_port_tick_unit());
     mcb_rec_str("runtime", mcb_workload.runtime);
     mcb_rec_str("workload", mcb_workload.name);
+    mcb_port_hello_fields();
     mcb_rec_end();
     /* Compiler identity gets its own record: flags can be long. */
     mcb_rec_begin("build");

@@ -30,6 +30,10 @@ uint32_t mcb_port_clock_hz(void);
 void mcb_port_write(const char *data, size_t len);
 int mcb_port_read_byte(void);
 
+/* Board state that changes what a measurement means, appended to the `hello` record with
+ * mcb_rec_str/mcb_rec_u64 (docs/protocol.md), e.g. `icache=off`. May append nothing. */
+void mcb_port_hello_fields(void);
+
 /* Ends the program: under an emulator this exits it with `status`; on a board it parks. */
 void mcb_port_exit(int status) __attribute__((noreturn));
 

@@ -17,6 +17,7 @@ from mcubench.core.errors import UserError
 # name -> module under mcubench.commands (explicit registry, no discovery by scanning).
 COMMANDS: dict[str, str] = {
     "bench": "mcubench.commands.bench",
+    "build": "mcubench.commands.build",
     "render": "mcubench.commands.render",
     "monitor": "mcubench.commands.monitor",
     "flash-and-benchmark": "mcubench.commands.flash_and_benchmark",

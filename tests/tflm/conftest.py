@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 import mcubench.models  # noqa: F401  sets TF_USE_LEGACY_KERAS before anything imports tensorflow
@@ -29,11 +26,3 @@ def example_variants():
             analysis = analyze(variant.tflite_bytes, None, source=f"{name}_{recipe}.tflite", run_micro=False)
             out[(name, recipe)] = (variant.tflite_bytes, example.dataset, analysis.deployable_tflm)
     return out
-
-
-@pytest.fixture(scope="session")
-def tflm_dir() -> Path:
-    value = os.environ.get("MCUBENCH_TFLM_DIR")
-    if not value:
-        pytest.skip("TFLM sources not available: set MCUBENCH_TFLM_DIR to a tflite-micro-arduino-examples checkout")
-    return Path(value)

@@ -1,6 +1,6 @@
 /* Port layer for Arduino boards on the Arduino mbed core (Nano 33 BLE: nRF52840, Cortex-M4F at
  * 64 MHz). The protocol runs over `Serial`, which on this board is USB CDC; ticks are DWT
- * CYCCNT core cycles.
+ * CYCCNT core cycles, or micros() (tick_unit=timer, 1 MHz) if the cycle counter does not count.
  *
  * The benchmark core runs in its own RTOS thread on a static stack this file owns, so the
  * `mem` record's stack figures measure exactly that stack (mbed's main-thread stack is not
@@ -10,7 +10,11 @@
 
 #include "../cortex-m/cm_dwt.h"
 #include "mcb_port.h"
+#include "mcb_protocol.h"
 #include "mcb_workload.h"
+#if defined(NRF52840_XXAA)
+#include "../nrf52840/nrf52840_nvmc.h"
+#endif
 
 #ifndef MCB_ARDUINO_STACK_BYTES
 #define MCB_ARDUINO_STACK_BYTES 16384
@@ -34,8 +38,9 @@ __asm__(
     ".global __mcb_stack_top\n"
     ".set __mcb_stack_top, mcb_arduino_stack + " MCB_STR(MCB_ARDUINO_STACK_BYTES) "\n");
 
-static uint32_t last_cycles;
-static uint64_t high_cycles;
+static bool use_dwt;
+static uint32_t last_low;
+static uint64_t high_word;
 
 extern "C" void mcb_port_init(void) {
   Serial.begin(MCB_BAUDRATE);
@@ -44,21 +49,32 @@ extern "C" void mcb_port_init(void) {
   while (!Serial) {
     rtos::ThisThread::sleep_for(std::chrono::milliseconds(10));
   }
+  /* TRCENA, then CYCCNTENA; checked, because a counter that does not advance would report
+   * every run as 0 cycles. */
   cm_dwt_start();
+  use_dwt = cm_dwt_counts();
+  last_low = 0;
+  high_word = 0;
 }
 
-/* CYCCNT is 32 bits (67 s at 64 MHz); widen it. Called at least once per run and per
- * operator, far more often than it wraps. */
+/* Both counters are 32 bits (CYCCNT wraps after 67 s at 64 MHz, micros() after 71 min);
+ * widen them. Read at least once per run and per operator, far more often than they wrap. */
 extern "C" uint64_t mcb_port_ticks(void) {
-  uint32_t now = CM_DWT_CYCCNT;
-  if (now < last_cycles) high_cycles += (uint64_t)1 << 32;
-  last_cycles = now;
-  return high_cycles | now;
+  uint32_t now = use_dwt ? CM_DWT_CYCCNT : (uint32_t)micros();
+  if (now < last_low) high_word += (uint64_t)1 << 32;
+  last_low = now;
+  return high_word | now;
 }
 
-extern "C" uint32_t mcb_port_tick_hz(void) { return SystemCoreClock; }
-extern "C" const char *mcb_port_tick_unit(void) { return "cycles"; }
+extern "C" uint32_t mcb_port_tick_hz(void) { return use_dwt ? SystemCoreClock : 1000000u; }
+extern "C" const char *mcb_port_tick_unit(void) { return use_dwt ? "cycles" : "timer"; }
 extern "C" uint32_t mcb_port_clock_hz(void) { return SystemCoreClock; }
+
+extern "C" void mcb_port_hello_fields(void) {
+#if defined(NRF52840_XXAA)
+  mcb_rec_str("icache", nrf52840_icache_state());
+#endif
+}
 
 extern "C" void mcb_port_write(const char *data, size_t len) {
   Serial.write(reinterpret_cast<const uint8_t *>(data), len);

@@ -27,6 +27,9 @@ uint32_t mcb_port_tick_hz(void) { return SYSCLK_HZ; }
 const char *mcb_port_tick_unit(void) { return "systick"; }
 uint32_t mcb_port_clock_hz(void) { return SYSCLK_HZ; }
 
+/* Code and data sit in zero-wait-state SSRAM: no cache, nothing to report. */
+void mcb_port_hello_fields(void) {}
+
 void mcb_port_write(const char *data, size_t len) {
     for (size_t i = 0; i < len; i++) {
         while (UART_STATE & UART_STATE_TXFULL) {

@@ -14,6 +14,8 @@
  *   so the core parks; the host stops the emulator.
  */
 #include "mcb_port.h"
+#include "mcb_protocol.h"
+#include "nrf52840_nvmc.h"
 
 #include "../cortex-m/cm_dwt.h"
 
@@ -155,6 +157,8 @@ uint64_t mcb_port_ticks(void) {
 uint32_t mcb_port_tick_hz(void) { return use_dwt ? CORE_CLOCK_HZ : TIMER_HZ; }
 const char *mcb_port_tick_unit(void) { return use_dwt ? "cycles" : "timer"; }
 uint32_t mcb_port_clock_hz(void) { return CORE_CLOCK_HZ; }
+
+void mcb_port_hello_fields(void) { mcb_rec_str("icache", nrf52840_icache_state()); }
 
 void mcb_port_write(const char *data, size_t len) {
     while (len > 0) {

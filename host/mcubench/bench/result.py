@@ -17,6 +17,7 @@ from mcubench.core.elf import ElfSizes
 from mcubench.core.identity import git_hash, tool_version
 from mcubench.core.paths import results_dir
 from mcubench.core.types import Image
+from mcubench.estimate.model import load_cost_model
 from mcubench.estimate.report import Estimate, cycles_to_ms
 from mcubench.link.runlog import RunLog
 from mcubench.runtimes.base import FlashSplit
@@ -89,6 +90,7 @@ def make_result(
             "memory_of": request.memory_of,
             "build_id": image.build_id,
             "place": log.extra.get("place"),
+            "icache": m.hello.get("icache"),
             "workload": {"name": workload.name, "params": {k: _parse_param(v) for k, v in m.params.items()}},
         },
         "latency": lat.to_dict(),
@@ -111,8 +113,23 @@ def make_result(
         "correctness": correctness,
         "host": request.host_metrics,
         "estimate": None,
-        "warnings": m.warnings,
+        "warnings": [*m.warnings, *device_state_warnings(m.hello, board)],
     } | estimate_fields(estimate, m)
+
+
+def device_state_warnings(hello: dict[str, str], board: Board) -> list[str]:
+    """What the board itself reports against what the cycle estimate assumes for it: the
+    first run on a real board checks the estimate's cache assumption."""
+    reported = hello.get("icache")
+    if reported is None:
+        return []
+    assumed = load_cost_model().boards.get(board.id)
+    if assumed is None or assumed.icache in ("none", reported):
+        return []
+    return [
+        f"the board reports its instruction cache {reported}, the cycle estimate for {board.id} assumes it "
+        f"{assumed.icache}: compare with --estimate {board.id}-icache, or calibrate (mcubench calibrate)"
+    ]
 
 
 def estimate_fields(est: Estimate | None, m: Measurements) -> dict[str, Any]:

@@ -42,10 +42,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def request_from_args(args: argparse.Namespace) -> BenchRequest:
+def workload_from_args(args: argparse.Namespace) -> tuple[WorkloadSpec, str, dict]:
+    """The workload, runtime and request extras named by `bench`/`build` arguments."""
     if args.warmup < 0 or args.runs < 1:
         raise UserError("--runs must be at least 1 and --warmup at least 0", "e.g. --warmup 1 --runs 5")
-    target = None if args.target in (None, "auto") else args.target
     if args.model:
         workload, runtime, extras = workload_for_model(Path(args.model), args.runtime)
     else:
@@ -55,6 +55,12 @@ def request_from_args(args: argparse.Namespace) -> BenchRequest:
         workload, extras = WorkloadSpec(args.workload, parse_params(args.param)), {}
     workload.options = runtime_options(runtime, args)
     workload.warmup, workload.runs = args.warmup, args.runs
+    return workload, runtime, extras
+
+
+def request_from_args(args: argparse.Namespace) -> BenchRequest:
+    target = None if args.target in (None, "auto") else args.target
+    workload, runtime, extras = workload_from_args(args)
     options = RunOptions(timeout=args.timeout, transcript=args.transcript, port=args.port,
                          target=target_options(target or load_board(args.board).default_target, args))
     return BenchRequest(

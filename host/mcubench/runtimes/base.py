@@ -26,6 +26,7 @@ class WorkloadSources:
     lib_deps: list[str] = field(default_factory=list)
     lib_extra_dirs: list[Path] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)  # e.g. planned arena, op list
+    arena_bytes: int | None = None  # the working memory the runtime reserves for the model
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ class AotRuntime(Runtime):
         }
         (project_dir / "aot-facts.json").write_text(json.dumps(facts, indent=2) + "\n")
         flags = [f"-I{gen}", "-DMCB_PROFILE_OPS=1"] + ([] if dsp else ["-DMCBK_PORTABLE=1"])
-        return WorkloadSources(extra_source_dirs=[gen], build_flags=flags, facts=facts)
+        return WorkloadSources(extra_source_dirs=[gen], build_flags=flags, facts=facts, arena_bytes=project.arena_bytes)
 
     def flash_split(self, elf: Path, flash_total: int) -> FlashSplit:
         parts = flash_parts(elf)
