@@ -68,7 +68,9 @@ def test_bench_figures_equal_the_recorded_baseline(case, same_length_work_dir, m
     monkeypatch.setenv("MCUBENCH_WORK", same_length_work_dir)
     # The image embeds the checkout's git hash; its length (not its value) moves the flash figure.
     monkeypatch.setattr(build, "git_hash", lambda: "0" * BASELINE["conditions"]["git_hash_length"])
-    assert cli.main(CASES[case]["argv"]) == 0
+    if cli.main(CASES[case]["argv"]) != 0:
+        logs = [f"{log}:\n{log.read_text()[-3000:]}" for log in Path(same_length_work_dir).glob("*/build.log")]
+        pytest.fail(f"bench failed: {capsys.readouterr().err}\n" + "\n".join(logs))
     record = json.loads(capsys.readouterr().out)
     got, want = _figures(record), dict(CASES[case]["figures"])
     # Single runs and per-op means are read off a SysTick of 40 instructions whose phase moves
