@@ -65,8 +65,19 @@ def is_tf_keras_model(model: object) -> bool:
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow (both Keras flavours use TF's RNG)."""
+    """Seed Python, NumPy and TensorFlow (both Keras flavours use TF's RNG), and make TensorFlow's
+    ops deterministic, so a seeded training gives the same bytes on every run."""
     keras3().utils.set_random_seed(seed)
+    tensorflow().config.experimental.enable_op_determinism()
+
+
+def stable_input_name(tensor: object, index: int) -> str:
+    """An input's own name, or `input_<i>` in place of the automatic ones (Keras 3's
+    `keras_tensor_<n>`, tf-keras' `input_<n>`), whose numbers count every tensor the process has
+    made: the same model must convert to the same bytes whatever ran before."""
+    name = str(getattr(tensor, "name", "") or "").split(":")[0]
+    automatic = name.startswith("keras_tensor") or (name.startswith("input_") and name[6:].isdigit())
+    return f"input_{index}" if not name or automatic else name
 
 
 class stdout_to_stderr:
