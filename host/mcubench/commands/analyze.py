@@ -20,12 +20,12 @@ def run(args: argparse.Namespace) -> int:
     from ..fileio import write_bytes_atomic, write_json_atomic
     from ..models.analysis import analyze
     from ..models.pipeline import _StagingDir, check_out_dir, print_table, resolve_source, variant_entry
-    from ..models.tf import stdout_to_stderr
+    from ..models.tf import third_party_output
     from ..recipes import Variant, get_recipe
 
     if args.out:
         check_out_dir(Path(args.out), args.force)
-    with stdout_to_stderr():
+    with third_party_output():
         source = resolve_source(args)
         if source.model.tflite_bytes is not None:
             variant = Variant(name=source.model.name, recipe="as-given", tflite_bytes=source.model.tflite_bytes)

@@ -217,10 +217,10 @@ def emit(summary: dict, as_json: bool) -> None:
 
 def run_command(args: argparse.Namespace, command: str, recipes: list[tuple[str, dict]], baseline: bool = True) -> int:
     """The body of quantize/prune/qat/distill: resolve, run, write, print. Returns the exit code."""
-    from .tf import stdout_to_stderr
+    from .tf import third_party_output
 
     check_out_dir(Path(args.out), args.force)
-    with stdout_to_stderr():  # TensorFlow chatter must never reach a --json stdout
+    with third_party_output():  # TensorFlow's chatter: shown with -v, never on a --json stdout
         source = resolve_source(args)
         summary = run_variants(
             source, recipes, args.out, command=command, force=args.force,

@@ -53,7 +53,7 @@ def convert(source: SourceModel | Any, mode: str, representative: np.ndarray | N
             converter.inference_input_type = tf.int16
             converter.inference_output_type = tf.int16
     try:
-        with tfmod.stdout_to_stderr():
+        with tfmod.third_party_output():
             return bytes(converter.convert())
     except Exception as err:  # the converter's errors are long; keep the first line
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
