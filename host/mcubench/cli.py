@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from mcubench import __version__
@@ -49,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true", help="show the full traceback of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
-        importlib.import_module(module).register(sub)
+        command = importlib.import_module(module).register(sub)
+        # Every command takes -v: third-party output (TensorFlow, PlatformIO) is hidden without it.
+        if "--verbose" not in command._option_string_actions:
+            command.add_argument("-v", "--verbose", action="store_true", help="show third-party output and the commands run")
     return parser
 
 
@@ -60,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         # With no arguments the main job runs: the built-in workload on the emulated board.
         args = parser.parse_args(["bench", *argv])
+    if args.verbose:
+        os.environ["MCUBENCH_VERBOSE"] = "1"  # read where third-party output is captured
     try:
         return int(args.func(args) or 0)
     except UserError as err:

@@ -13,7 +13,7 @@ import pytest
 
 from mcubench.cli import main
 from mcubench.core.errors import UserError
-from mcubench.models.data import Dataset, load_dataset
+from mcubench.models.data import Dataset, from_arrays, load_dataset
 
 MCUBENCH = [sys.executable, "-m", "mcubench.cli"]
 
@@ -106,3 +106,13 @@ def test_quantize_cli_json_contract(digits, tmp_path):
     # a second run into the same directory is refused unless --force
     again = subprocess.run([*MCUBENCH, "quantize", "--example", "digits", "--recipes", "int8", "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_a_test_set_alone_is_a_dataset_and_calibration_says_what_is_missing():
+    x = np.zeros((5, 8, 8, 1), np.float32)
+    data = from_arrays({"x_test": x, "y_test": np.arange(5)}, "t.npz")
+    assert len(data.x_test) == 5 and len(data.x_train) == 0 and data.task == "classification"
+    with pytest.raises(UserError, match="x_train"):
+        data.representative()
+    with pytest.raises(UserError, match=r"it has: images, labels\); mcubench reads x_train"):
+        from_arrays({"images": x, "labels": np.arange(5)}, "t.npz")

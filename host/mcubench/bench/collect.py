@@ -12,10 +12,15 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from mcubench.core.errors import UserError
 from mcubench.core.types import Image
 from mcubench.link.protocol import ProtocolError
 from mcubench.link.runlog import RunLog
+
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 20261129
 
 
 @dataclass
@@ -43,10 +48,32 @@ class Latency:
     def mean(self) -> float:
         return statistics.fmean(self.runs)
 
+    def ci95(self) -> tuple[float, float]:
+        """A 95 % bootstrap confidence interval of the median (percentile method, 2,000
+        resamples, fixed seed: the same runs always give the same interval). Runs that are all
+        equal, as under an emulator, give a zero-width interval."""
+        runs = np.asarray(self.runs, dtype=np.float64)
+        if np.all(runs == runs[0]):
+            return float(runs[0]), float(runs[0])
+        rng = np.random.default_rng(BOOTSTRAP_SEED)
+        medians = np.median(runs[rng.integers(0, len(runs), size=(BOOTSTRAP_RESAMPLES, len(runs)))], axis=1)
+        low, high = np.percentile(medians, [2.5, 97.5])
+        return _number(float(low)), _number(float(high))
+
+    def outliers(self) -> list[int]:
+        """Indices of runs outside Tukey's fences (1.5 interquartile ranges beyond the quartiles):
+        an interrupt, a cache refill or a USB transfer landing in one run."""
+        if len(self.runs) < 4:
+            return []
+        q1, q3 = np.percentile(self.runs, [25, 75])
+        low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+        return [i for i, value in enumerate(self.runs) if not low <= value <= high]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "unit": self.unit, "source": self.source, "resolution": self.resolution, "warmup": self.warmup,
             "runs": self.runs, "min": self.min, "median": self.median, "max": self.max, "mean": self.mean,
+            "ci95": list(self.ci95()), "outliers": self.outliers(),
         }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from mcubench.commands.model_variants import add_source_args, print_table, resolve_source
 from mcubench.core.fileio import write_bytes_atomic, write_json_atomic
 from mcubench.models.analysis import analyze
-from mcubench.models.tf import stdout_to_stderr
+from mcubench.models.tf import third_party_output
 from mcubench.recipes import get_recipe
 from mcubench.recipes.base import Variant
 from mcubench.recipes.variants import _StagingDir, check_out_dir, variant_entry
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if args.out:
         check_out_dir(Path(args.out), args.force)
-    with stdout_to_stderr():
+    with third_party_output():
         source = resolve_source(args)
         if source.model.tflite_bytes is not None:
             variant = Variant(name=source.model.name, recipe="as-given", tflite_bytes=source.model.tflite_bytes)

@@ -122,6 +122,11 @@ def print_result(result: dict) -> None:
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_row(escape(f"latency per run [{label}]"), f"median {lat['median']:,.0f}  (min {lat['min']:,.0f}, max {lat['max']:,.0f}, n={len(lat['runs'])})")
+    ci = lat.get("ci95")
+    if ci and ci[0] != ci[1]:  # runs that vary (a real board): how sure the median is
+        table.add_row("95 % interval of the median", f"{ci[0]:,.0f} – {ci[1]:,.0f}")
+    if lat.get("outliers"):
+        table.add_row("outlier runs", ", ".join(f"#{i} ({lat['runs'][i]:,.0f})" for i in lat["outliers"]))
     table.add_row("timer resolution", f"{lat['resolution']:g} {unit} per tick")
     if result.get("latency_ms") is not None:
         table.add_row("latency", f"{result['latency_ms']:.3f} ms at {ident['clock_hz'] / 1e6:g} MHz")

@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--fail-if", action="append", default=[], metavar="THRESHOLD",
                    help="exit 1 when B regresses past it, e.g. 'latency>+3%%', 'flash>+1KiB', 'ram>+512B', "
                         "'accuracy<-1pt', 'instructions>+0' (comma-separated or repeated)")
+    p.add_argument("--significant", action="store_true",
+                   help="a median-latency threshold fails only when B's median is also outside A's 95 %% confidence interval")
     add_filter_options(p)
     add_format_options(p)
     p.set_defaults(func=run)
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     a, where_a = resolve(args.a, history, filters)
     b, where_b = resolve(args.b, history, filters)
     comparison = compare(a, b)
-    verdicts = check(comparison, thresholds)
+    verdicts = check(comparison, thresholds, significant=args.significant)
     exceeded = [v for v in verdicts if v.exceeded]
     if args.format == "json":
         write_json(comparison.to_dict() | {"a_source": where_a, "b_source": where_b,

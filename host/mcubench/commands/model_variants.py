@@ -13,7 +13,7 @@ from mcubench.core.params import parse_params
 from mcubench.models.data import load_dataset
 from mcubench.models.examples import load_example
 from mcubench.models.load import as_source, load_model
-from mcubench.models.tf import stdout_to_stderr
+from mcubench.models.tf import third_party_output
 from mcubench.recipes.variants import SUMMARY_NAME, Source, check_out_dir, run_variants
 
 
@@ -89,7 +89,7 @@ def run_command(args: argparse.Namespace, command: str, recipes: list[tuple[str,
     """The body of quantize/prune/qat/distill: resolve, run, write, print. Returns the exit code."""
 
     check_out_dir(Path(args.out), args.force)
-    with stdout_to_stderr():  # TensorFlow chatter must never reach a --json stdout
+    with third_party_output():  # TensorFlow's chatter: shown with -v, never on a --json stdout
         source = resolve_source(args)
         summary = run_variants(
             source, recipes, args.out, command=command, force=args.force,

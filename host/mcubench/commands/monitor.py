@@ -9,6 +9,8 @@ UART) and ``rfc2217://`` as well as local ports.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,30 +27,51 @@ from mcubench.link.transport import open_serial
 from mcubench.targets.hardware import describe_ports, ids_text, system_ports
 
 RECORD_MAX = 512
+LINE_MAX = 4 * RECORD_MAX  # longer lines are cut: no record is that long
+
+# What a terminal would act on: C0/C1 controls (ESC sequences, NUL, BEL...) and the bidirectional
+# overrides and isolates that reorder what is shown (U+202A-U+202E, U+2066-U+2069).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on shown as an escape (\\x1b, \\u202e)."""
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+
+
+def _num(fields: dict[str, str], key: str) -> int:
+    """A numeric field; ValueError (with the field named) when it is missing or not a number."""
+    value = fields.get(key, "0")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{key}={value} is not a number") from None
 
 
 def describe(record: Record) -> str:
-    """A record in words (units where the record says what they are)."""
+    """A record in words (units where the record says what they are). ValueError when a field
+    that must be a number is not one."""
     f = record.fields
     t = record.type
     if t == "hello":
         return (f"device up: board {f.get('board')} ({f.get('port')} port), {f.get('runtime')} workload "
-                f"{f.get('workload')}, clock {int(f.get('clock_hz', 0)) / 1e6:g} MHz, ticks are "
-                f"{f.get('tick_unit')} at {int(f.get('tick_hz', 0)):,} Hz, build {f.get('build')}")
+                f"{f.get('workload')}, clock {_num(f, 'clock_hz') / 1e6:g} MHz, ticks are "
+                f"{f.get('tick_unit')} at {_num(f, 'tick_hz'):,} Hz, build {f.get('build')}"
+                + (f", instruction cache {f['icache']}" if "icache" in f else ""))
     if t == "build":
         return f"compiled with {f.get('cc')} {f.get('cflags')}"
     if t == "cfg":
         params = " ".join(f"{k[2:]}={v}" for k, v in f.items() if k.startswith("p_"))
         return f"benchmark: {f.get('warmup')} warm-up + {f.get('runs')} timed runs {params}".rstrip()
     if t == "run":
-        return f"run #{f.get('i')}: {int(f.get('ticks', 0)):,} ticks"
+        return f"run #{f.get('i')}: {_num(f, 'ticks'):,} ticks"
     if t == "op":
-        runs = max(int(f.get("runs", 1) or 1), 1)
-        return f"op #{f.get('idx')} {f.get('name')}: {int(f.get('ticks', 0)) / runs:,.0f} ticks per run"
+        runs = max(_num(f, "runs"), 1)
+        return f"op #{f.get('idx')} {f.get('name')}: {_num(f, 'ticks') / runs:,.0f} ticks per run"
     if t == "mem":
-        parts = [f"stack {int(f.get('stack_used', 0)):,}/{int(f.get('stack_size', 0)):,} B"]
+        parts = [f"stack {_num(f, 'stack_used'):,}/{_num(f, 'stack_size'):,} B"]
         if "arena_used" in f:
-            parts.append(f"arena {int(f['arena_used']):,}/{int(f.get('arena_size', 0)):,} B")
+            parts.append(f"arena {_num(f, 'arena_used'):,}/{_num(f, 'arena_size'):,} B")
         return "memory: " + ", ".join(parts)
     if t == "out":
         return f"output: {f.get('len')} bytes, crc32 {f.get('crc32')}"
@@ -73,6 +96,8 @@ class MonitorStats:
     lines: int = 0
     records: int = 0
     noise: int = 0
+    malformed: int = 0  # a valid checksum, but a field that must be a number is not one
+    overlong: int = 0  # cut at LINE_MAX
     reconnects: int = 0
     types: dict[str, int] = field(default_factory=dict)
 
@@ -112,10 +137,12 @@ class Monitor:
         self.decoder = Decoder()
         self.stats = MonitorStats()
         self._line = bytearray()
+        self._cut = False  # the current line passed LINE_MAX
         self._done = False
 
     def say(self, text: str) -> None:
-        self.out.write(text + "\n")
+        """Everything shown goes through here, made safe for a terminal."""
+        self.out.write(printable(text) + "\n")
         self.out.flush()
 
     def _handle_line(self, line: bytes) -> None:
@@ -129,7 +156,12 @@ class Monitor:
         for record in records:
             self.stats.records += 1
             self.stats.types[record.type] = self.stats.types.get(record.type, 0) + 1
-            self.say(f"» {describe(record)}")
+            try:
+                self.say(f"» {describe(record)}")
+            except ValueError as err:
+                self.stats.malformed += 1
+                self.say(f"» malformed `{record.type}` record ({err}): not used")
+                continue
             if self.until and record.type == self.until:
                 self._done = True
 
@@ -141,8 +173,12 @@ class Monitor:
             if byte == 0x0A:
                 self._handle_line(bytes(self._line))
                 self._line.clear()
-            elif len(self._line) < 4 * RECORD_MAX:
+                self._cut = False
+            elif len(self._line) < LINE_MAX:
                 self._line.append(byte)
+            elif not self._cut:
+                self._cut = True
+                self.stats.overlong += 1
 
     def _send_commands(self, port: Any) -> None:
         for command in self.commands:
@@ -179,9 +215,14 @@ class Monitor:
         self.say(f"[{self.port_name} did not come back within {self.reconnect_wait:.0f} s]")
         return None
 
-    def run(self) -> MonitorStats:
+    def run(self, on_open: Callable[[], None] | None = None) -> MonitorStats:
+        """Monitors until --until, --duration, Ctrl-C or a port that does not come back.
+        ``on_open`` runs once the port is open (the CLI opens its log file then, so a refused
+        connection leaves no empty log behind)."""
         start = self.clock()
         port = self.open_port(self.port_name)
+        if on_open is not None:
+            on_open()
         self.say(f"[monitoring {self.port_name}; Ctrl-C to stop]")
         self._send_commands(port)
         try:
@@ -215,7 +256,8 @@ class Monitor:
             self._line.clear()
         s = self.decoder.stats
         self.say(f"[{self.stats.lines} lines, {self.stats.records} records, {self.stats.noise} noise lines, "
-                 f"{s.bad_checksum} bad checksums, {self.stats.reconnects} reconnects]")
+                 f"{s.bad_checksum} bad checksums, {s.malformed + self.stats.malformed} malformed records, "
+                 f"{self.stats.overlong} overlong lines, {self.stats.reconnects} reconnects]")
         return self.stats
 
 
@@ -239,7 +281,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("port", nargs="?", help="port or URL (socket://host:port, rfc2217://...); default: find --board by USB ID")
     p.add_argument("--board", default="nano33ble", help="board to look for by VID:PID (default nano33ble)")
     p.add_argument("--baud", type=int, default=115200)
-    p.add_argument("--log", type=Path, help="session log file (raw bytes; default results/monitor/<time>.log)")
+    p.add_argument("--log", type=Path, help="session log file, or a directory for one (raw bytes; default results/monitor/<time>.log)")
     p.add_argument("--until", help="stop after a record of this type (e.g. done)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--send", action="append", default=[], metavar="NAME[,K=V...]", help="send a command after connecting, e.g. info or bench,runs=10")
@@ -247,6 +289,19 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--decoded-only", action="store_true", help="hide the raw lines of records")
     p.set_defaults(func=run)
     return p
+
+
+def session_log_path(given: Path | None) -> Path:
+    """--log as given; a directory (existing, or written with a trailing /) gets a timestamped
+    file in it; nothing given: results/monitor/<time>.log."""
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}.log"
+    if given is None:
+        return results_dir() / "monitor" / name
+    if given.is_dir() or str(given).endswith("/"):
+        return given / name
+    if given.exists() and not given.is_file():
+        raise UserError(f"--log {given} is not a regular file", "give a file or a directory for the session log")
+    return given
 
 
 def run(args: argparse.Namespace) -> int:
@@ -262,14 +317,26 @@ def run(args: argparse.Namespace) -> int:
                 f"no {board.name} found (USB {ids_text(board.usb_ids('sketch'))}); {describe_ports(system_ports())}",
                 "plug the board in, or give a port or URL: mcubench monitor /dev/ttyACM0 | socket://127.0.0.1:4321",
             )
-    log_path = args.log or results_dir() / "monitor" / f"{time.strftime('%Y%m%d-%H%M%S')}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log_file:
-        monitor = Monitor(
-            name, lambda n: open_serial_port(n, args.baud), sys.stdout, log_file=log_file,
-            find_port=find if "://" not in name else None, reconnect_wait=args.reconnect_wait,
-            until=args.until, duration=args.duration, commands=args.send, raw=not args.decoded_only,
-        )
-        monitor.run()
+    log_path = session_log_path(args.log)
+    try:  # checked before connecting: a session is not lost to an unwritable log
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the session log's folder {log_path.parent}: {err.strerror}", "give another --log") from None
+    if not os.access(log_path.parent, os.W_OK) or (log_path.exists() and not os.access(log_path, os.W_OK)):
+        raise UserError(f"cannot write the session log {log_path}", "give another --log")
+    monitor = Monitor(
+        name, lambda n: open_serial_port(n, args.baud), sys.stdout,
+        find_port=find if "://" not in name else None, reconnect_wait=args.reconnect_wait,
+        until=args.until, duration=args.duration, commands=args.send, raw=not args.decoded_only,
+    )
+
+    def open_log() -> None:
+        monitor.log_file = open(log_path, "ab")
+
+    try:
+        monitor.run(on_open=open_log)
+    finally:
+        if monitor.log_file is not None:
+            monitor.log_file.close()
     print(f"session log: {log_path}")
     return 0

@@ -91,11 +91,17 @@ def from_arrays(arrays: dict[str, Any], name: str) -> Dataset:
     task = str(arrays["task"]) if "task" in keys else None
     if {"x_train", "x_test"} <= keys:
         xtr, ytr, xte, yte = (arrays.get(k) for k in ("x_train", "y_train", "x_test", "y_test"))
+    elif "x_test" in keys and "x" not in keys:
+        # A test set alone is enough to evaluate or validate; recipes that calibrate or train
+        # refuse the empty training set with their own message.
+        xte, yte = np.asarray(arrays["x_test"]), arrays.get("y_test")
+        xtr, ytr = np.zeros((0, *xte.shape[1:]), dtype=np.float32), None
     elif "x" in keys:
         xtr, ytr, xte, yte = _split(np.asarray(arrays["x"]), None if arrays.get("y") is None else np.asarray(arrays["y"]))
     else:
         raise UserError(
-            f"dataset {name}: no arrays named x_train/x_test or x (found: {', '.join(sorted(keys)) or 'none'})",
+            f"dataset {name} has no usable arrays (it has: {', '.join(sorted(keys)) or 'none'}); "
+            "mcubench reads x_train/y_train/x_test/y_test, x_test/y_test alone, or x/y (split 80/20)",
             "save the data with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)",
         )
     for label, x, y in (("train", xtr, ytr), ("test", xte, yte)):
@@ -104,7 +110,7 @@ def from_arrays(arrays: dict[str, Any], name: str) -> Dataset:
                 f"dataset {name}: x_{label} has {len(x)} samples but y_{label} has {len(y)}",
                 "give as many labels as inputs",
             )
-    return Dataset(xtr, ytr, xte, yte, task=task or _infer_task(ytr), name=name)
+    return Dataset(xtr, ytr, xte, yte, task=task or _infer_task(ytr if ytr is not None else yte), name=name)
 
 
 def load_dataset(spec: str | Path | Dataset) -> Dataset:

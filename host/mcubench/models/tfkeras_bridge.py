@@ -61,7 +61,7 @@ def to_tf_keras(model: Any) -> Any:
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise UserError(f"model {model.name} has {len(model.inputs)} inputs and {len(model.outputs)} outputs", "QAT/pruning rebuild supports one of each")
     input_shape = tuple(model.inputs[0].shape[1:])
-    rebuilt = [tfk.Input(input_shape)]
+    rebuilt = [tfk.Input(input_shape, name=tfmod.stable_input_name(model.inputs[0], 0))]
     for layer in _single_path_layers(model):
         cls_name = type(layer).__name__
         cls = getattr(tfk.layers, cls_name, None)

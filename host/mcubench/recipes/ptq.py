@@ -53,7 +53,7 @@ def convert(source: SourceModel | Any, mode: str, representative: np.ndarray | N
             converter.inference_input_type = tf.int16
             converter.inference_output_type = tf.int16
     try:
-        with tfmod.stdout_to_stderr():
+        with tfmod.third_party_output():
             return bytes(converter.convert())
     except Exception as err:  # the converter's errors are long; keep the first line
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -70,7 +70,10 @@ def _batch_one_converter(tf: Any, model: Any) -> Any:
     legacy = type(model).__module__.startswith("tf_keras")
     keras = tfmod.tf_keras() if legacy else tfmod.keras3()
     try:
-        inputs = [keras.Input(batch_shape=(1, *inp.shape[1:]), dtype=inp.dtype) for inp in model.inputs]
+        inputs = [
+            keras.Input(batch_shape=(1, *inp.shape[1:]), dtype=inp.dtype, name=tfmod.stable_input_name(inp, i))
+            for i, inp in enumerate(model.inputs)
+        ]
         scope = contextlib.nullcontext()
         if legacy:  # QAT/pruning wrappers must be known to clone them
             scope = tfmod.tfmot().quantization.keras.quantize_scope()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcubench.models import evaluate
+from mcubench.models import tf as tfmod
 from mcubench.models.data import Dataset
 
 
@@ -18,9 +19,12 @@ def compile_like(model: Any, task: str, learning_rate: float) -> None:
         model.compile(optimizer=opt, loss="mse", metrics=["mae"])
 
 
-def fit_quietly(model: Any, dataset: Dataset, epochs: int, batch_size: int, callbacks: list | None = None) -> None:
+def fit_quietly(model: Any, dataset: Dataset, epochs: int, batch_size: int, callbacks: list | None = None, seed: int = 0) -> None:
+    """Trains reproducibly: the same model, data and seed give the same weights in any process
+    (a sweep worker has run other jobs before, which moved the global random state)."""
     if epochs <= 0:
         return
+    tfmod.set_seed(seed)
     model.fit(dataset.x_train, dataset.y_train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=callbacks or [], shuffle=True)
 
 

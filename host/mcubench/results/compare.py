@@ -253,7 +253,25 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:+.4g}{unit}"
 
 
-def check(comparison: Comparison, thresholds: list[Threshold]) -> list[Verdict]:
+# Figures that are the median run: a change in them is significant only outside A's interval.
+MEDIAN_FIGURES = ("latency", "cycles", "latency_ms")
+
+
+def outside_interval(comparison: Comparison) -> tuple[bool | None, str]:
+    """Whether B's median lies outside A's 95 % interval of the median (None: A has none)."""
+    interval = comparison.a["latency"].get("ci95")
+    if not interval:
+        return None, "A has no confidence interval (recorded before mcubench 0.2)"
+    low, high = interval
+    median = comparison.b["latency"]["median"]
+    inside = low <= median <= high
+    return not inside, f"B's median {median:,.6g} is {'inside' if inside else 'outside'} A's 95 % interval [{low:,.6g}, {high:,.6g}]"
+
+
+def check(comparison: Comparison, thresholds: list[Threshold], significant: bool = False) -> list[Verdict]:
+    """The verdict of each threshold. With ``significant``, a median-latency threshold is breached
+    only when B's median also lies outside A's 95 % confidence interval: run-to-run noise on a
+    real board is not a regression."""
     verdicts = []
     for t in thresholds:
         if t.figure == "ops":
@@ -279,6 +297,12 @@ def check(comparison: Comparison, thresholds: list[Threshold]) -> list[Verdict]:
         if t.figure != "ops":
             d = deltas[0]
             detail += f" ({d.a:,.6g} -> {d.b:,.6g} {d.unit})".replace("  ", " ")
+        if significant and breached and t.figure in MEDIAN_FIGURES:
+            outside, why = outside_interval(comparison)
+            if outside is None:
+                raise UserError(f"--fail-if {t.text!r} --significant: {why}", "run A again, or drop --significant")
+            detail += f"; {why}"
+            breached = breached if outside else []
         verdicts.append(Verdict(t, bool(breached), observed, detail))
     return verdicts
 

@@ -213,22 +213,22 @@ class History:
 
     def get(self, ident: str) -> Record:
         """A record by its id, or a unique prefix of it (at least 4 characters)."""
+        record = self.find(ident)
+        if record is None:
+            raise UserError(f"no result with id `{ident.strip().lower()}` in {self.path}", "list them with `mcubench history`")
+        return record
+
+    def find(self, ident: str) -> Record | None:
+        """Like ``get``, but None when no result has that id. A damaged history, an ambiguous
+        prefix or a malformed id are still errors: they must not read as "no such result"."""
         ident = ident.strip().lower()
         if len(ident) < 4 or not re.fullmatch(r"[0-9a-f-]+", ident):
             raise UserError(f"`{ident}` is not a result id", "give at least 4 characters of an id from `mcubench history`")
         with self._connect() as conn:
             rows = conn.execute("SELECT id, record FROM results WHERE id LIKE ? LIMIT 3", (ident + "%",)).fetchall()
-        if not rows:
-            raise UserError(f"no result with id `{ident}` in {self.path}", "list them with `mcubench history`")
         if len(rows) > 1:
             raise UserError(f"`{ident}` matches several results ({', '.join(r[0] for r in rows)})", "give more characters of the id")
-        return json.loads(rows[0][1])
-
-    def find(self, ident: str) -> Record | None:
-        try:
-            return self.get(ident)
-        except UserError:
-            return None
+        return json.loads(rows[0][1]) if rows else None
 
 
 _AGE = re.compile(r"^(\d+)\s*([smhdw])$")
