@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 from ..errors import UserError
-from ..fileio import write_json_atomic
+from ..fileio import check_writable, write_json_atomic
+from ..paths import results_dir
 from ..pipeline import BenchRequest, default_result_path, run_bench
 from ..results import history
 from ..runtimes import RUNTIMES, WorkloadSpec
@@ -81,6 +83,8 @@ def workload_from_args(args: argparse.Namespace) -> tuple[WorkloadSpec, str, dic
 
 
 def request_from_args(args: argparse.Namespace) -> BenchRequest:
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UserError(f"--timeout {args.timeout:g} is not a positive number of seconds", "e.g. --timeout 120")
     target = None if args.target in (None, "auto") else args.target
     workload, runtime, extras = workload_from_args(args)
     if args.estimate:
@@ -97,7 +101,17 @@ def request_from_args(args: argparse.Namespace) -> BenchRequest:
     )
 
 
+def preflight_outputs(out: Path | None) -> None:
+    """Where the result will go, checked before anything is built: a finished measurement must
+    not be lost to an unwritable --out or a damaged history."""
+    if out is not None:
+        check_writable(out, "--out")
+    check_writable(results_dir() / "runs" / "result.json", "the results folder")
+    history.History().check_usable()
+
+
 def run(args: argparse.Namespace) -> int:
+    preflight_outputs(args.out)
     request = request_from_args(args)
     outcome = run_bench(request)
     result = outcome.result

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import UserError
+from ..fileio import check_writable
 from ..paths import results_dir
 from .record import Record
 from .schema import validate
@@ -131,6 +132,13 @@ class History:
             except sqlite3.DatabaseError as exc:
                 raise UserError(f"{self.path}: not a usable history database ({exc})", "move it aside; a new one is created on the next run") from None
             yield conn
+
+    def check_usable(self) -> None:
+        """Opens the history once, so a damaged or unwritable one is refused before a run's work,
+        not after it (a finished measurement must not be lost to it)."""
+        check_writable(self.path, "the history")
+        with self._connect():
+            pass
 
     def add(self, record: Record, key: str | None = None) -> str:
         """Validate and store ``record`` in one transaction; return its job key.
