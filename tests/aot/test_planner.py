@@ -61,11 +61,11 @@ def test_in_place_and_alias_share_a_buffer():
 @pytest.mark.parametrize("name", ["tiny_dscnn", "tiny_cnn"])
 def test_generated_plans_are_sound_and_smaller_than_tflm(name, all_models, tmp_path):
     from mcubench.runtimes.aot.codegen import lower_graph
-    from mcubench.runtimes.aot.graph import parse_tflite
+    from mcubench.runtimes.aot.graph import read_graph
     from mcubench.models.tflm_host import exact_arena
 
     project = compile_model(all_models[name], tmp_path, dsp=False, profile_ops=False, keep_inputs=False)
-    g = parse_tflite(all_models[name])
+    g = read_graph(all_models[name])
     steps = lower_graph(g)
     sizes = {t: g.tensors[t].nbytes for t in project.plan.offsets}
     _no_overlap(project.plan, steps, sizes)

@@ -10,12 +10,15 @@ from pathlib import Path
 
 from mcubench.errors import UserError
 from mcubench.fileio import write_text_atomic
-from mcubench.runtimes.aot.graph import Graph, parse_tflite
+from mcubench.runtimes.aot.graph import Graph, read_graph
 from mcubench.runtimes.aot.lower import Step, Unsupported, lower_op
 from mcubench.runtimes.aot.planner import MemoryPlan, plan_memory
 
 KERNELS_DIR = Path(__file__).resolve().parents[4] / "firmware" / "kernels"
 KERNEL_FILES = ("mcb_kernels.h", "mcb_kernels.c")
+# No microcontroller target has more RAM than this for one activation tensor; a bigger one
+# means a damaged shape, refused before the compiler spends memory on it.
+MAX_TENSOR_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -77,6 +80,11 @@ def lower_graph(g: Graph) -> list[Step]:
     if g.subgraph_count != 1:
         raise UserError(f"the model has {g.subgraph_count} subgraphs; the AOT runtime compiles one",
                         "use --runtime tflm for this model")
+    for t in g.tensors:
+        if not t.is_const and t.nbytes > MAX_TENSOR_BYTES:
+            raise UserError(f"tensor {t.index} '{t.name}' of shape {list(t.shape)} needs {t.nbytes:,} bytes of RAM, "
+                            f"more than the AOT runtime plans for ({MAX_TENSOR_BYTES:,})",
+                            "check the model's shapes (the file may be damaged)")
     steps = []
     for op in g.operators:
         try:
@@ -94,7 +102,7 @@ def lower_graph(g: Graph) -> list[Step]:
 
 def check_supported(tflite_bytes: bytes) -> Graph:
     """Raise UserError naming the first operator the AOT runtime cannot compile."""
-    g = parse_tflite(tflite_bytes)
+    g = read_graph(tflite_bytes)
     lower_graph(g)
     return g
 
@@ -106,7 +114,7 @@ def _c_ident(s: str) -> str:
 def compile_model(tflite_bytes: bytes, out_dir, *, dsp: bool = True, profile_ops: bool = False,
                   name: str = "model", keep_inputs: bool = True, test_input: bytes | None = None) -> AotProject:
     """Compile an int8 .tflite model to C in out_dir (model.h, model.c, kernels, workload)."""
-    g = parse_tflite(tflite_bytes)
+    g = read_graph(tflite_bytes)
     steps = lower_graph(g)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

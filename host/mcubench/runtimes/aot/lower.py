@@ -71,7 +71,18 @@ def _int8_act(t: Tensor, role: str) -> None:
         raise Unsupported(f"{role} tensor '{t.name}' is not per-tensor quantized")
 
 
+def _quantization_sane(t: Tensor) -> None:
+    # The multipliers are derived from scale ratios: a zero, negative or NaN scale (a damaged
+    # file) has no TFLM meaning to match.
+    if t.dtype == "int8" and len(t.scales) and not (np.all(np.isfinite(t.scales)) and np.all(t.scales > 0)):
+        raise Unsupported(f"tensor '{t.name}' has a scale that is not a positive number ({t.scales[:4].tolist()})")
+    if t.dtype == "int8" and len(t.zero_points) and not np.all((t.zero_points >= -128) & (t.zero_points <= 127)):
+        raise Unsupported(f"tensor '{t.name}' has an int8 zero point outside -128..127")
+
+
 def _padding(pad_kind: int, in_size: int, k: int, stride: int, dil: int, out_size: int) -> int:
+    if pad_kind not in (0, 1) or min(k, stride, dil) < 1:
+        raise Unsupported(f"window {k}, stride {stride}, dilation {dil}, padding {pad_kind} are not a valid geometry")
     eff = (k - 1) * dil + 1
     if pad_kind == 0:  # SAME
         expect = (in_size + stride - 1) // stride
@@ -486,6 +497,9 @@ def lower_op(g: Graph, op: Operator) -> Step:
     if op.version > MAX_VERSIONS[op.opcode]:
         raise Unsupported(f"version {op.version} is newer than the AOT compiler knows "
                           f"(up to {MAX_VERSIONS[op.opcode]})")
+    for t in op.inputs + op.outputs:
+        if t >= 0:
+            _quantization_sane(g.tensors[t])
     try:
         return LOWERINGS[op.opcode](g, op, f"op{op.index}")
     except (IndexError, AttributeError, TypeError) as e:  # malformed operator in the flatbuffer
