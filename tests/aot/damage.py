@@ -68,6 +68,16 @@ def unknown_type(m):
     m.subgraphs[0].tensors[0].type = 99
 
 
+def zero_points_missing(m):
+    t, _ = _weights(m)
+    t.quantization.zeroPoint = []
+
+
+def scales_off_axis(m):
+    t, _ = _weights(m)
+    t.quantization.quantizedDimension = len(t.shape)
+
+
 def huge_shape(m):
     m.subgraphs[0].tensors[m.subgraphs[0].outputs[0]].shape = [1, 65536, 65536]
 
@@ -85,6 +95,8 @@ FAULTS = {
     negative_dimension: "negative dimension",
     unknown_type: "unknown type code 99",
     huge_shape: "at most 2 GiB",
+    zero_points_missing: "quantization scales and 0 zero points",
+    scales_off_axis: "scales along axis",
 }
 
 

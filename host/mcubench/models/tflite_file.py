@@ -180,6 +180,17 @@ def _check_structure(model: Any, data: bytes, source: str) -> None:
             shape = [int(d) for d in (t.shape if t.shape is not None else [])]
             if any(d < 0 for d in shape):
                 raise bad(f"{where}tensor {i} has a negative dimension in shape {shape}")
+            q = t.quantization
+            if q is not None:
+                # the rules of TFLite's own model builder (TFLM does not check them and reads
+                # past the arrays): as many zero points as scales, one per channel of a valid axis
+                scales = 0 if q.scale is None else len(q.scale)
+                zps = 0 if q.zeroPoint is None else len(q.zeroPoint)
+                if scales != zps and (scales or zps):
+                    raise bad(f"{where}tensor {i} has {scales} quantization scales and {zps} zero points")
+                qdim = int(q.quantizedDimension)
+                if scales > 1 and not (0 <= qdim < len(shape) and shape[qdim] == scales):
+                    raise bad(f"{where}tensor {i} has {scales} scales along axis {qdim} of shape {shape}")
             if not 0 <= t.buffer < max(len(buffers), 1):
                 raise bad(f"{where}tensor {i} points at buffer {t.buffer} of {len(buffers)}")
             buf = buffers[t.buffer] if buffers else None

@@ -6,7 +6,7 @@ a model the compiler sees has passed its structural checks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
