@@ -80,3 +80,15 @@ def test_non_utf8_tensor_names_are_decoded_with_replacement(all_models, tmp_path
     assert result.inputs[0]["name"].startswith("\ufffd\ufffd")
     project = compile_model(bad, tmp_path / "aot")
     assert project.inputs[0].name.startswith("\ufffd\ufffd") and project.ops
+
+
+def test_padding_beyond_tflm_16_bit_range_is_refused(all_models, tmp_path):
+    # Found by test_fuzz: a flipped bit made a 3-wide pooling window 131075 wide; TFLM keeps
+    # the resulting padding (65537) in int16 and averages other windows than the AOT kernel.
+    from mcubench.runtimes.aot import compile_model
+
+    def widen(m):
+        m.subgraphs[0].operators[0].builtinOptions.filterWidth = 131075
+
+    with pytest.raises(UserError, match="exceeds TFLM's 16-bit range"):
+        compile_model(damage.edit_model(all_models["avgpool_3_s2_same"], widen), tmp_path)

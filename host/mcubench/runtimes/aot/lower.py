@@ -90,7 +90,11 @@ def _padding(pad_kind: int, in_size: int, k: int, stride: int, dil: int, out_siz
         expect = (in_size + stride - eff) // stride
     if expect != out_size:
         raise Unsupported(f"output size {out_size} does not follow from the padding (expected {expect})")
-    return max(((out_size - 1) * stride + eff - in_size) // 2, 0)
+    pad = max(((out_size - 1) * stride + eff - in_size) // 2, 0)
+    if max(pad, stride, dil) > 32767:
+        # TFLM keeps padding, strides and dilations in int16 and silently truncates them
+        raise Unsupported(f"padding {pad}, stride {stride} or dilation {dil} exceeds TFLM's 16-bit range")
+    return pad
 
 
 def _round4(n: int) -> int:
