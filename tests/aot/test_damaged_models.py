@@ -92,3 +92,15 @@ def test_padding_beyond_tflm_16_bit_range_is_refused(all_models, tmp_path):
 
     with pytest.raises(UserError, match="exceeds TFLM's 16-bit range"):
         compile_model(damage.edit_model(all_models["avgpool_3_s2_same"], widen), tmp_path)
+
+
+def test_depth_multiplier_option_must_match_the_channels(all_models, tmp_path):
+    # Found by test_fuzz: a flipped bit set depthMultiplier 65 on an 8-to-8-channel depthwise
+    # convolution; TFLM loops over the option, the AOT kernels over the channels.
+    from mcubench.runtimes.aot import compile_model
+
+    def multiply(m):
+        m.subgraphs[0].operators[0].builtinOptions.depthMultiplier = 65
+
+    with pytest.raises(UserError, match="depth multiplier 65 does not match 8 input and 8 output channels"):
+        compile_model(damage.edit_model(all_models["dw_3x3_relu"], multiply), tmp_path)

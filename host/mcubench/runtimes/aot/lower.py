@@ -226,6 +226,9 @@ def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
         return _gemm_step(op, p, x, y, w.data.reshape(oc, kh, kw * c), bias, mult, shift, geom, amin, amax,
                           n * oh * ow * oc * kh * kw * c, w.size)
     dm = oc // c
+    if dm * c != oc or int(op.options.depthMultiplier) != dm:
+        # TFLM loops over the option's multiplier; the kernels over the channels
+        raise Unsupported(f"depth multiplier {op.options.depthMultiplier} does not match {c} input and {oc} output channels")
     wt = w.data.reshape(kh * kw, oc)                     # [taps][oc]
     rest_c0 = (c // 4) * 4 if dm == 1 else 0
     groups = rest_c0 // 4
