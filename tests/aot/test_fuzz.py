@@ -72,7 +72,7 @@ def _compile_or_refuse(model: bytes, out_dir):
         return None
 
 
-@settings(max_examples=150 * SCALE, deadline=None, derandomize=True,
+@settings(max_examples=150 * SCALE, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(name=st.sampled_from(MODELS), seed=st.integers(0, 2**32 - 1), structure_only=st.booleans())
 def test_damaged_models_are_refused_or_compile(name, seed, structure_only, all_models, tmp_path):
