@@ -104,3 +104,16 @@ def test_depth_multiplier_option_must_match_the_channels(all_models, tmp_path):
 
     with pytest.raises(UserError, match="depth multiplier 65 does not match 8 input and 8 output channels"):
         compile_model(damage.edit_model(all_models["dw_3x3_relu"], multiply), tmp_path)
+
+
+def test_element_wise_output_must_have_the_input_size(all_models, tmp_path):
+    # Found by test_fuzz: a flipped bit made LOGISTIC's output 4x1028x3 for a 4x4x3 input;
+    # TFLM writes 48 bytes and leaves the rest of the output as the arena had it.
+    from mcubench.runtimes.aot import compile_model
+
+    def widen(m):
+        sg = m.subgraphs[0]
+        sg.tensors[sg.outputs[0]].shape[2] = 1028
+
+    with pytest.raises(UserError, match=r"input shape \[1, 4, 4, 3\] and output shape \[1, 4, 1028, 3\] differ"):
+        compile_model(damage.edit_model(all_models["logistic"], widen), tmp_path)

@@ -343,10 +343,17 @@ def lower_binary(g: Graph, op: Operator, p: str, is_add: bool) -> Step:
                 f"{fn}(&{p}, {{T{a.index}}}, {{T{b.index}}}, {{T{y.index}}});", in_place=in_place)
 
 
+def _elementwise(x: Tensor, y: Tensor) -> None:
+    # the kernels run over the input's elements; TFLM leaves any other output bytes unwritten
+    if x.size != y.size:
+        raise Unsupported(f"input shape {list(x.shape)} and output shape {list(y.shape)} differ in size")
+
+
 def _int8_probability_io(x, y) -> None:
     """SOFTMAX and LOGISTIC: int8 in, int8 out on TFLite's fixed [0, 1) output scale."""
     _int8_act(x, "input")
     _int8_act(y, "output")
+    _elementwise(x, y)
     if y.zero_point != -128 or np.float32(y.scale) != np.float32(1.0 / 256):
         raise Unsupported("int8 output must have zero point -128 and scale 1/256")
 
@@ -445,6 +452,7 @@ def lower_concat(g: Graph, op: Operator, p: str) -> Step:
 def lower_quantize(g: Graph, op: Operator, p: str) -> Step:
     x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     _int8_act(y, "output")
+    _elementwise(x, y)
     if x.dtype == "float32":
         call = (f"mcbk_quantize_f32({y.size}, (float){float(np.float32(y.scale))!r}, {y.zero_point}, "
                 f"(const float *){{T{x.index}}}, {{T{y.index}}});")
@@ -458,6 +466,7 @@ def lower_quantize(g: Graph, op: Operator, p: str) -> Step:
 def lower_dequantize(g: Graph, op: Operator, p: str) -> Step:
     x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     _int8_act(x, "input")
+    _elementwise(x, y)
     if y.dtype != "float32":
         raise Unsupported(f"output is {y.dtype} (float32 expected)")
     call = (f"mcbk_dequantize({x.size}, {float(np.float32(x.scale))!r}, {x.zero_point}, {{T{x.index}}}, "
