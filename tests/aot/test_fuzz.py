@@ -11,7 +11,6 @@ import os
 import random
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import build_host
