@@ -93,20 +93,6 @@ def elf_sizes(elf: Path) -> ElfSizes:
     return ElfSizes(text, rodata, data, bss, heap, stack)
 
 
-def symbol_sizes(elf: Path, names: list[str]) -> dict[str, int]:
-    """Sizes of the named symbols (e.g. a model array), 0 when absent."""
-    wanted = set(names)
-    found = {n: 0 for n in names}
-    with open(elf, "rb") as f:
-        symtab = ELFFile(f).get_section_by_name(".symtab")
-        if symtab is None:
-            return found
-        for sym in symtab.iter_symbols():
-            if sym.name in wanted:
-                found[sym.name] = sym["st_size"]
-    return found
-
-
 def find_elf(project: Project) -> Path | None:
     build_dir = project.dir / ".pio" / "build" / project.env
     elves = sorted(build_dir.glob("*.elf")) if build_dir.is_dir() else []

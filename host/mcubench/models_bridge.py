@@ -37,6 +37,9 @@ def read_tflite(path: Path) -> bytes:
     # A flatbuffer .tflite carries the identifier "TFL3" at byte 4.
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise UserError(f"{path} is not a .tflite flatbuffer (no TFL3 identifier)", "convert the model with mcubench quantize first")
+    from .models.tflite_file import validate_tflite
+
+    validate_tflite(data, str(path))  # before any runtime renders, compiles or runs it
     return data
 
 

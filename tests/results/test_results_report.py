@@ -131,3 +131,15 @@ def test_newest_result_per_variant_and_labels():
     assert compact_labels(chosen) == ["kws_micro-ptq_int8", "kws_micro-qat_int8"]
     with pytest.raises(UserError, match="no results to report"):
         build_report([])
+
+
+def test_html_page_escapes_every_value():
+    # the page comes from templates/report/report.html.j2, which autoescapes (.html.j2)
+    from mcubench.results.report import render_html
+
+    report = build_report(study_records()[:2], title="<script>alert(1)</script> & co")
+    report.notes.append('note with "quotes" <b>')
+    page = render_html(report)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
+    assert "note with &#34;quotes&#34; &lt;b&gt;" in page
+    assert page.count("<table>") == len(report.tables) and page.endswith("</html>\n")

@@ -116,6 +116,13 @@ def _live_pairs(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float]
     from ..targets import RunOptions, get_target
 
     board_target = get_target("hardware")
+    if args.port is None:  # before two builds: is the board there at all?
+        from ..boards import load_board
+
+        try:
+            board_target.find_port(load_board(args.board))
+        except UserError as err:
+            raise UserError(err.message, "attach the board (or give --port), or calibrate from recorded --figures") from None
     found = [s for s in board_target.status() if not s.found and s.required]
     if found:
         raise UserError(f"cannot run the board: {found[0].name}: {found[0].detail}",

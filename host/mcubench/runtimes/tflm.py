@@ -92,7 +92,7 @@ _DTYPE_BYTES = {"FLOAT32": 4, "INT32": 4, "UINT32": 4, "INT8": 1, "UINT8": 1, "I
 
 
 def model_facts(model_bytes: bytes, source: str = "model") -> ModelFacts:
-    from ..models.tflite_file import _enum_names, _schema, parse_tflite
+    from ..models.tflite_file import parse_tflite
 
     parsed = parse_tflite(model_bytes, source)
     if len(parsed.inputs) != 1 or len(parsed.outputs) != 1:
@@ -100,19 +100,13 @@ def model_facts(model_bytes: bytes, source: str = "model") -> ModelFacts:
             f"{source} has {len(parsed.inputs)} inputs and {len(parsed.outputs)} outputs",
             "the TFLM benchmark supports models with one input and one output tensor",
         )
-    schema = _schema()
-    names = _enum_names("BuiltinOperator")
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(model_bytes), 0))
     op_set: list[str] = []
     custom: list[str] = []
-    for code in model.operatorCodes or []:
-        builtin = max(int(code.builtinCode or 0), int(code.deprecatedBuiltinCode or 0))
-        name = names.get(builtin, str(builtin))
-        if name == "CUSTOM":
-            cc = code.customCode
-            custom.append(cc.decode() if isinstance(cc, bytes) else str(cc))
-        elif name not in op_set:
-            op_set.append(name)
+    for code in parsed.op_codes:
+        if code.custom:
+            custom.append(code.name)
+        elif code.name not in op_set:
+            op_set.append(code.name)
 
     def nbytes(index: int) -> tuple[int, str]:
         t = parsed.tensor(index)

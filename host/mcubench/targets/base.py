@@ -90,7 +90,6 @@ class ToolStatus:
 
 class Target(ABC):
     name: ClassVar[str]
-    kind: ClassVar[str]  # "emulator" or "hardware"
 
     def supports(self, board: Board) -> str | None:
         """None when this target can run the board, else the reason it cannot."""

@@ -104,7 +104,6 @@ def touch_1200bps(device: str, serial_factory: Callable[..., Any] | None = None)
 
 class HardwareTarget(Target):
     name = "hardware"
-    kind = "hardware"
 
     def __init__(
         self,

@@ -108,7 +108,6 @@ def serial_url(resource: RemoteResource) -> str:
 
 class LabgridTarget(Target):
     name = "labgrid"
-    kind = "hardware"
 
     def __init__(self, verbose: bool = False):
         self.verbose = verbose

@@ -23,7 +23,7 @@ class Qemu(Emulator):
     executable_name = "qemu-system-arm"
     latency_unit = "instructions"
     latency_source = "qemu-icount"
-    install_hint = "sudo apt-get install qemu-system-arm (the set-up script host/setup.sh does this)"
+    install_hint = "sudo apt-get install qemu-system-arm (`bash host/dev.sh setup` does this)"
 
     def command(self, image: Image, serial_port: int, options: RunOptions, estimate_report: Path | None = None) -> list[str]:
         machine = image.board.targets["qemu"]["machine"]
