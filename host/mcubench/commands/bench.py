@@ -37,12 +37,17 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     add_labgrid_options(p)
 
 
-def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("bench", help="build, run and measure a benchmark firmware (the main job)")
+def add_workload_options(p: argparse.ArgumentParser) -> None:
+    """What runs in the image: a model and its runtime, or a built-in workload (bench, build)."""
     p.add_argument("model", nargs="?", help="a .tflite model (default: the built-in workload)")
     p.add_argument("--runtime", choices=sorted(RUNTIMES), default=None, help="builtin, or a model runtime")
     p.add_argument("--workload", default="dot_int8", help="built-in workload (default dot_int8)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="workload parameter, e.g. n=2048")
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("bench", help="build, run and measure a benchmark firmware (the main job)")
+    add_workload_options(p)
     add_run_options(p)
     add_tflm_options(p)
     p.add_argument("--json", action="store_true", help="print the result record as JSON on stdout")

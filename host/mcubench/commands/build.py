@@ -21,19 +21,15 @@ from ..boards import load_board
 from ..fileio import write_json_atomic
 from ..identity import git_hash, tool_version
 from ..pipeline import BenchRequest, BuiltImage, build_stage, fit_problem, flash_split
-from ..runtimes import RUNTIMES
 from ..runtimes.tflm import add_tflm_options
-from .bench import workload_from_args
+from .bench import add_workload_options, workload_from_args
 
 BUILD_SCHEMA_ID = "mcubench.build/1"
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="build an image without running it: flash, RAM, arena, does it fit")
-    p.add_argument("model", nargs="?", help="a .tflite model (default: the built-in workload)")
-    p.add_argument("--runtime", choices=sorted(RUNTIMES), default=None, help="builtin, or a model runtime")
-    p.add_argument("--workload", default="dot_int8", help="built-in workload (default dot_int8)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="workload parameter, e.g. n=2048")
+    add_workload_options(p)
     p.add_argument("--board", default="nano33ble", help="board id (mcubench boards); default: nano33ble")
     p.add_argument("--target", default=None, help="build the image as this target runs the board (default: the board's own)")
     p.add_argument("--memory-of", metavar="BOARD", help="check the fit against this board's flash/RAM limits")
