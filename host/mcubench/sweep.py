@@ -19,11 +19,15 @@ import itertools
 import json
 import logging
 import os
+import signal
 import traceback
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
+import psutil
 import yaml
 
 from mcubench.bench.pipeline import run_bench
@@ -78,6 +82,8 @@ class JobSpec:
         ident = {**asdict(self), "tool_version": tool_version()}
         if self.model_sha256:
             ident["model"] = f"sha256:{self.model_sha256}"  # the file's content, not where it lies
+        if self.model.startswith("example:"):
+            ident["model_code"] = example_fingerprint()  # a changed model is a new job
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
     def label(self) -> str:
@@ -85,6 +91,25 @@ class JobSpec:
         recipe = self.recipe and self.recipe + (f"({','.join(f'{k}={v}' for k, v in self.recipe_params)})" if self.recipe_params else "")
         parts = [self.model + (f"[{params}]" if params else ""), recipe, self.runtime, self.board, self.target]
         return " · ".join(p for p in parts if p)
+
+
+@lru_cache(maxsize=1)
+def example_fingerprint() -> str:
+    """What decides an example variant's bytes besides its job spec: the code that trains,
+    prunes and converts it, and the versions of the frameworks. Training is seeded and
+    deterministic, so the same fingerprint and spec give the same model, byte for byte; a stored
+    job with the same key is this job, and any change to that code makes every example job new."""
+    package = Path(__file__).resolve().parent
+    sources = sorted({*package.glob("recipes/*.py"), *package.glob("models/*.py")})
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    for dist in ("tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "numpy"):
+        try:
+            digest.update(f"{dist}=={metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{dist} absent".encode())
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -314,6 +339,9 @@ def run_sweep(
             cluster = _local_cluster(min(workers, len(pending)))
             client = Client(cluster)
         with client:
+            # Ctrl-C reaches the whole process group; the client alone answers it (below), so
+            # workers print no tracebacks of their own.
+            client.run(_ignore_sigint)
             futures = {
                 client.submit(run_job, spec, key=f"mcubench-{spec.key()}", resources={"emulator": 1}, pure=False): spec
                 for spec in pending
@@ -333,10 +361,59 @@ def run_sweep(
                     summary.failures.append({"job": spec.label(), "key": spec.key(), "error": outcome["failed"]})
                     if on_progress:
                         on_progress("failed", spec, None)
+    except KeyboardInterrupt:
+        # Every process this sweep started goes: workers, PlatformIO, emulators. Stored
+        # records stay; running the same sweep again does exactly the missing jobs.
+        end_descendants()
+        raise SweepInterrupted(summary) from None
     finally:
         if cluster is not None:
-            cluster.close()
+            try:
+                cluster.close(timeout=10)
+            except Exception:  # noqa: BLE001 - its workers are gone already after an interrupt
+                pass
     return summary
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep, with what it had stored by then."""
+
+    def __init__(self, summary: SweepSummary):
+        super().__init__()
+        self.summary = summary
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _is_resource_tracker(process: psutil.Process) -> bool:
+    try:
+        return "resource_tracker" in " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def end_descendants(grace: float = 3.0, rounds: int = 5) -> None:
+    """Terminates every process below this one, then kills what is left. Repeated: a worker may
+    start a new build while the first round is under way. multiprocessing's resource tracker
+    stays: it ends with this process, and ending it early only makes it print warnings."""
+    for _ in range(rounds):
+        children = [c for c in psutil.Process().children(recursive=True) if not _is_resource_tracker(c)]
+        if not children:
+            return
+        for child in children:
+            try:
+                child.terminate()
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(children, timeout=grace)
+        for child in alive:
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(alive, timeout=grace)
 
 
 def sweep_records(config: SweepConfig, history_path: Path | str | None = None) -> list[dict[str, Any]]:

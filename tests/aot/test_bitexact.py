@@ -28,7 +28,7 @@ def _check(name: str, all_models, tmp_path, dsp: bool = False, extra_flags: tupl
         want = tflm_outputs(model, xs)
         assert len(got) == len(want)
         for g, w in zip(got, want):
-            assert g.shape == tuple(w.shape) or g.size == w.size
+            assert g.shape == tuple(w.shape), f"{name}: output shape {g.shape}, TFLM's {tuple(w.shape)}"
             mism = np.flatnonzero(g.ravel() != w.ravel())
             assert mism.size == 0, (f"{name}: {mism.size}/{g.size} outputs differ on input {seed}, "
                                     f"first at {mism[0]}: aot={g.ravel()[mism[0]]} tflm={w.ravel()[mism[0]]}")

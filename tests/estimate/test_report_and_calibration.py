@@ -10,13 +10,7 @@ from mcubench.cli import main
 from mcubench.core.boards import load_board
 from mcubench.core.errors import UserError
 from mcubench.estimate import load_cost_model, parse_report, qemu_args, report_path_from_args
-from mcubench.estimate.calibration import (
-    compute_correction,
-    correction_path,
-    load_correction,
-    pairs_from_results,
-    save_correction,
-)
+from mcubench.estimate.calibration import compute_correction, correction_path, load_correction, pairs_from_results, save_correction
 
 MODEL = load_cost_model()
 
@@ -149,6 +143,13 @@ def test_calibrate_rejects_figures_for_another_board(tmp_path, capsys):
     assert "not `nano33ble`" in capsys.readouterr().err
 
 
-@pytest.mark.hardware
-def test_calibrate_live_needs_a_board():
-    pytest.skip("needs an Arduino Nano 33 BLE attached over USB (live calibration runs the board)")
+def test_calibrate_live_needs_a_board(capsys):
+    # Live calibration finds the board by USB ID before building anything for it.
+    from serial.tools import list_ports
+
+    if any((p.vid, p.pid) in ((0x2341, 0x805A), (0x2341, 0x005A)) for p in list_ports.comports()):
+        pytest.skip("a Nano 33 BLE is attached: live calibration would run it")
+    assert main(["calibrate", "--board", "nano33ble"]) == 2
+    err = capsys.readouterr().err
+    assert "no Arduino Nano 33 BLE (nRF52840, Cortex-M4F) found (USB 2341:805a" in err and "--figures" in err
+    assert not correction_path("nano33ble").exists()

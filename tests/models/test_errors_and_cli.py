@@ -116,3 +116,49 @@ def test_a_test_set_alone_is_a_dataset_and_calibration_says_what_is_missing():
         data.representative()
     with pytest.raises(UserError, match=r"it has: images, labels\); mcubench reads x_train"):
         from_arrays({"images": x, "labels": np.arange(5)}, "t.npz")
+
+
+@pytest.mark.slow
+def test_a_model_that_cannot_be_cloned_converts_with_a_warning():
+    # A subclassed Keras model has no functional graph to clone with batch size 1; the
+    # converter takes it as it is, and the user is told why Reshape may become dynamic.
+    from mcubench.models import tf as tfmod
+    from mcubench.recipes import get_recipe
+
+    keras = tfmod.keras3()
+
+    class Tiny(keras.Model):
+        def __init__(self):
+            super().__init__(name="tiny_subclassed")
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Tiny()
+    model(np.zeros((1, 4), np.float32))
+    with pytest.warns(UserWarning, match=r"could not clone model tiny_subclassed with batch size 1 \(\w+Error"):
+        variant = get_recipe("float32").apply(model, None, {})
+    assert variant.tflite_bytes[4:8] == b"TFL3"
+
+
+@pytest.mark.slow
+def test_a_savedmodel_keras_cannot_restore_loads_with_a_warning(tmp_path):
+    # A TF1-style SavedModel has no Keras object graph: it is still converted, as a plain
+    # SavedModel, and the user learns that the training recipes will not take it.
+    import tensorflow as tf
+
+    from mcubench.models.load import load_model
+
+    path = tmp_path / "tf1"
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as sess:
+        x = tf.compat.v1.placeholder(tf.float32, [1, 4], name="x")
+        y = tf.identity(x * 2.0, name="y")
+        builder = tf.compat.v1.saved_model.Builder(str(path))
+        builder.add_meta_graph_and_variables(sess, ["serve"], signature_def_map={
+            "serving_default": tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"y": y})})
+        builder.save()
+    with pytest.warns(UserWarning, match="loads as a plain SavedModel, not a Keras model"):
+        source = load_model(path)
+    assert source.kind == "saved_model" and source.keras_model is None

@@ -117,6 +117,9 @@ class PageCheck:
     external_requests: list[str] = field(default_factory=list)
     images: list[dict] = field(default_factory=list)  # {id, naturalWidth, naturalHeight, complete}
     body_plots: int | None = None  # the page's own count of plots (data-plots)
+    page_width: int = 0  # the document's scroll width at the window's width
+    view_width: int = 0
+    wide_tables: int = 0  # tables reaching past the window's or their container's right edge
 
     @property
     def problems(self) -> list[str]:
@@ -183,7 +186,9 @@ class Chromium:
             time.sleep(0.2)
         raise TimeoutError("chromium has no page target")
 
-    def check(self, path: Path) -> PageCheck:
+    def check(self, path: Path, width: int = 1280, height: int = 800, screenshot: Path | None = None) -> PageCheck:
+        """Loads the page in a ``width`` x ``height`` window (a laptop screen by default); with
+        ``screenshot``, also saves what the window shows as a PNG."""
         url = Path(path).resolve().as_uri()
         result = PageCheck(url)
         ws = WebSocket(self._page_ws_url(), self.timeout)
@@ -227,6 +232,7 @@ class Chromium:
         try:
             for domain in ("Runtime", "Log", "Network", "Page"):
                 call(f"{domain}.enable")
+            call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
             call("Page.navigate", url=url)
             while not loaded.is_set():
                 if time.monotonic() > deadline:
@@ -236,10 +242,21 @@ class Chromium:
             value = call("Runtime.evaluate", returnByValue=True, awaitPromise=True, expression="""
                 new Promise(done => setTimeout(() => done({
                   plots: document.body ? document.body.dataset.plots : null,
+                  pageWidth: document.documentElement.scrollWidth,
+                  viewWidth: document.documentElement.clientWidth,
+                  wideTables: [...document.querySelectorAll("table")].filter(t => {
+                    const right = t.getBoundingClientRect().right, box = t.parentElement.getBoundingClientRect();
+                    const pad = parseFloat(getComputedStyle(t.parentElement).paddingRight) || 0;
+                    return right > document.documentElement.clientWidth || right > box.right - pad + 1;
+                  }).length,
                   images: [...document.images].map(i => ({id: i.id, naturalWidth: i.naturalWidth,
                                                            naturalHeight: i.naturalHeight, complete: i.complete}))
                 }), 300))""")["result"]["value"]
             result.images = value["images"]
+            result.page_width, result.view_width, result.wide_tables = value["pageWidth"], value["viewWidth"], value["wideTables"]
+            if screenshot is not None:
+                png = call("Page.captureScreenshot", format="png")["data"]
+                Path(screenshot).write_bytes(base64.b64decode(png))
             result.body_plots = None if value.get("plots") is None else int(value["plots"])
         finally:
             ws.close()

@@ -16,6 +16,9 @@ from mcubench.core.paths import project_root
 from mcubench.results.compare import check, compare, parse_threshold, parse_thresholds, resolve
 from mcubench.results.history import History
 
+from helpers import mcubench
+from results_records import make_record
+
 
 @pytest.fixture
 def results_dir(tmp_path, monkeypatch):
@@ -171,3 +174,16 @@ def test_history_ids_and_git_revisions(records, results_dir, capsys):
     capsys.readouterr()
     assert main(["compare", "HEAD~3", newer]) == 2
     assert "no stored result was built from revision `HEAD~3`" in capsys.readouterr().err
+
+
+def test_a_failed_run_is_never_a_baseline(tmp_path):
+    failed = make_record("qemu-tflm", changes={"outputs_match": False})
+    good = make_record("qemu-tflm")
+    (tmp_path / "a.json").write_text(json.dumps(failed))
+    (tmp_path / "b.json").write_text(json.dumps(good))
+    proc = mcubench("compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--fail-if", "latency>+3%")
+    assert proc.returncode == 2
+    assert "is a failed run: its outputs did not match" in proc.stderr
+    # As the candidate it is compared (and its own verdicts stand).
+    proc = mcubench("compare", str(tmp_path / "b.json"), str(tmp_path / "a.json"))
+    assert proc.returncode == 0, proc.stderr

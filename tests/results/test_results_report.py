@@ -131,3 +131,29 @@ def test_newest_result_per_variant_and_labels():
     assert compact_labels(chosen) == ["kws_micro-ptq_int8", "kws_micro-qat_int8"]
     with pytest.raises(UserError, match="no results to report"):
         build_report([])
+
+
+def test_html_page_escapes_every_value():
+    # the page comes from templates/report/report.html.j2, which autoescapes (.html.j2)
+    from mcubench.results.report import render_html
+
+    report = build_report(study_records()[:2], title="<script>alert(1)</script> & co")
+    report.notes.append('note with "quotes" <b>')
+    page = render_html(report)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
+    assert "note with &#34;quotes&#34; &lt;b&gt;" in page
+    assert page.count("<table>") == len(report.tables) and page.endswith("</html>\n")
+
+
+@needs_chromium
+def test_html_report_fits_a_laptop_screen(study_report, tmp_path):
+    """No horizontal scrolling at 1280 px (issue #16: the summary table was wider than the page
+    at 1400 px); the screenshot is kept beside the report for a person to look at."""
+    with Chromium() as browser:
+        laptop = browser.check(study_report / "report.html", width=1280, screenshot=tmp_path / "report-1280.png")
+        narrow = browser.check(study_report / "report.html", width=600)
+    assert laptop.wide_tables == 0 and laptop.page_width <= laptop.view_width, (laptop.page_width, laptop.view_width)
+    assert (tmp_path / "report-1280.png").read_bytes()[:4] == b"\x89PNG"
+    # The same measure sees a page that does not fit (else this test could not fail).
+    assert narrow.page_width > narrow.view_width or narrow.wide_tables > 0
+

@@ -153,3 +153,54 @@ def test_lost_worker_loses_nothing_and_figures_match_one_process(tmp_path, sweep
         n = dict(spec.params)["n"]
         assert record["latency"]["runs"] == stored[n]["latency"]["runs"]
         assert record["instructions"] == stored[n]["instructions"]
+
+
+def _processes_with_env(key: str, value: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(key) == value:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_every_process_prints_one_line_and_resume_does_the_rest(tmp_path, sweep_file):
+    """Ctrl-C to the sweep's process group (issue #15): no tracebacks, no orphaned PlatformIO or
+    QEMU, one line saying what is stored; the same command then does exactly the missing jobs."""
+    require_tool("qemu-system-arm")
+    results = tmp_path / "results"
+    work = str(tmp_path / "work")  # marks every process of this sweep (inherited environment)
+    env = dict(os.environ, MCUBENCH_RESULTS=str(results), MCUBENCH_WORK=work)
+    cmd = [sys.executable, "-m", "mcubench.cli", "sweep", str(sweep_file), "--workers", "2", "--no-report"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    _wait_for_rows(results, proc, 2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "sweep interrupted" in err and "jobs stored" in err
+    deadline = time.monotonic() + 15
+    while _processes_with_env("MCUBENCH_WORK", work) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _processes_with_env("MCUBENCH_WORK", work) == [], "processes of the interrupted sweep are still running"
+    stored = {key for _, key in _history_rows(results)}
+    resumed = subprocess.run([*cmd, "--json"], capture_output=True, text=True, env=env, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["skipped"] == len(stored) and summary["done"] == 8 - len(stored)
+    assert len({key for _, key in _history_rows(results)}) == 8
+
+
+def test_example_job_keys_follow_the_code_that_makes_the_model(monkeypatch):
+    """A changed recipe or example changes the job key, so a resumed sweep never takes an old
+    model's record for the job (issue #15)."""
+    import mcubench.sweep as sweep
+
+    spec = sweep.example_config().jobs[0]
+    before = spec.key()
+    assert before == sweep.example_config().jobs[0].key()  # stable
+    monkeypatch.setattr(sweep, "example_fingerprint", lambda: "changed-code")
+    assert spec.key() != before

@@ -21,7 +21,18 @@ from mcubench.models.tflm_host import invoke
 from mcubench.runtimes import default_model_runtime, get_runtime, model_runtimes
 
 
+def refuse_directory(path: Path) -> None:
+    """A folder where a model file belongs: say so, and name the models it holds."""
+    if not path.is_dir():
+        return
+    found = sorted(p.name for p in path.glob("*.tflite"))
+    hint = f"give one of its models, e.g. {path / found[0]} (it holds: {', '.join(found)})" if found else \
+        "give a .tflite file, e.g. DIR/int8.tflite after mcubench quantize --out DIR"
+    raise UserError(f"{path} is a directory, not a model file", hint)
+
+
 def workload_for_model(path: Path, runtime: str | None) -> tuple[WorkloadSpec, str, dict[str, Any]]:
+    refuse_directory(path)
     suffix = path.suffix.lower()
     if suffix != ".tflite":
         raise UserError(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -17,23 +18,29 @@ from mcubench.bench.workloads import workload_for_model
 from mcubench.commands.options import add_run_options, add_runtime_options, runtime_options, target_options
 from mcubench.core.boards import load_board
 from mcubench.core.errors import UserError
-from mcubench.core.fileio import write_json_atomic
+from mcubench.core.fileio import check_writable, write_json_atomic
 from mcubench.core.params import parse_params
+from mcubench.core.paths import results_dir
 from mcubench.core.types import RunOptions, WorkloadSpec
 from mcubench.results import history
 from mcubench.results.formats import write_csv
 from mcubench.runtimes import RUNTIMES, WORKLOAD_RUNTIME, get_runtime
 
 
-def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("bench", help="build, run and measure a benchmark firmware (the main job)")
+def add_workload_options(p: argparse.ArgumentParser) -> None:
+    """What runs in the image: a model and its runtime, or a built-in workload (bench, build)."""
     p.add_argument("model", nargs="?", help="a .tflite model (default: the built-in workload)")
     p.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
                    help=f"{WORKLOAD_RUNTIME} (the default without a model), or a model runtime")
     p.add_argument("--workload", default="dot_int8", help="built-in workload (default dot_int8)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="workload parameter, e.g. n=2048")
-    add_run_options(p)
     add_runtime_options(p)
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("bench", help="build, run and measure a benchmark firmware (the main job)")
+    add_workload_options(p)
+    add_run_options(p)
     p.add_argument("--json", action="store_true", help="print the result record as JSON on stdout")
     p.add_argument("--csv", action="store_true", help="print the main figures as one CSV row (with a header)")
     p.add_argument("--out", type=Path, help="write the result JSON here (default results/runs/<id>.json)")
@@ -59,6 +66,8 @@ def workload_from_args(args: argparse.Namespace) -> tuple[WorkloadSpec, str, dic
 
 
 def request_from_args(args: argparse.Namespace) -> BenchRequest:
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UserError(f"--timeout {args.timeout:g} is not a positive number of seconds", "e.g. --timeout 120")
     target = None if args.target in (None, "auto") else args.target
     workload, runtime, extras = workload_from_args(args)
     options = RunOptions(timeout=args.timeout, transcript=args.transcript, port=args.port,
@@ -69,7 +78,17 @@ def request_from_args(args: argparse.Namespace) -> BenchRequest:
     )
 
 
+def preflight_outputs(out: Path | None) -> None:
+    """Where the result will go, checked before anything is built: a finished measurement must
+    not be lost to an unwritable --out or a damaged history."""
+    if out is not None:
+        check_writable(out, "--out")
+    check_writable(results_dir() / "runs" / "result.json", "the results folder")
+    history.History().check_usable()
+
+
 def run(args: argparse.Namespace) -> int:
+    preflight_outputs(args.out)
     request = request_from_args(args)
     outcome = run_bench(request)
     result = outcome.result

@@ -22,29 +22,22 @@ from rich.table import Table
 
 from mcubench.bench.pipeline import BuiltImage, build_stage, fit_problem
 from mcubench.bench.request import BenchRequest
-from mcubench.commands.bench import workload_from_args
-from mcubench.commands.options import add_runtime_options
+from mcubench.commands.bench import add_workload_options, workload_from_args
 from mcubench.core.boards import load_board
 from mcubench.core.fileio import write_json_atomic
 from mcubench.core.identity import git_hash, tool_version
-from mcubench.runtimes import RUNTIMES, WORKLOAD_RUNTIME
 
 BUILD_SCHEMA_ID = "mcubench.build/1"
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="build an image without running it: flash, RAM, arena, does it fit")
-    p.add_argument("model", nargs="?", help="a .tflite model (default: the built-in workload)")
-    p.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
-                   help=f"{WORKLOAD_RUNTIME} (the default without a model), or a model runtime")
-    p.add_argument("--workload", default="dot_int8", help="built-in workload (default dot_int8)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="workload parameter, e.g. n=2048")
+    add_workload_options(p)
     p.add_argument("--board", default="nano33ble", help="board id (mcubench boards); default: nano33ble")
     p.add_argument("--target", default=None, help="build the image as this target runs the board (default: the board's own)")
     p.add_argument("--memory-of", metavar="BOARD", help="check the fit against this board's flash/RAM limits")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs the image will make at boot (default 1)")
     p.add_argument("--runs", type=int, default=5, help="timed runs the image will make at boot (default 5)")
-    add_runtime_options(p)
     p.add_argument("--json", action="store_true", help="print the build record as JSON on stdout")
     p.add_argument("--out", type=Path, help="also write the build record (JSON) here")
     p.add_argument("--verbose", "-v", action="store_true", help="show the commands run")

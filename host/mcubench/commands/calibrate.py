@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mcubench.bench.pipeline import run_bench
 from mcubench.bench.request import BenchRequest
+from mcubench.core.boards import load_board
 from mcubench.core.errors import UserError
 from mcubench.core.types import RunOptions, WorkloadSpec
 from mcubench.estimate import load_cost_model, parse_report
@@ -115,8 +116,12 @@ def pairs_from_figures(path: Path, board: str, model_version: str) -> tuple[dict
 
 def _live_pairs(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float]], str]:
     """Runs the workload on the board and under the estimate; needs the board attached."""
-
     board_target = get_target("hardware")
+    if args.port is None:  # before two builds: is the board there at all?
+        try:
+            board_target.find_port(load_board(args.board))
+        except UserError as err:
+            raise UserError(err.message, "attach the board (or give --port), or calibrate from recorded --figures") from None
     found = [s for s in board_target.status() if not s.found and s.required]
     if found:
         raise UserError(f"cannot run the board: {found[0].name}: {found[0].detail}",

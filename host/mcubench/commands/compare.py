@@ -10,7 +10,7 @@ import math
 import sys
 
 from mcubench.commands.history import add_filter_options, filters_of
-from mcubench.results.compare import Comparison, Verdict, check, compare, parse_thresholds, resolve
+from mcubench.results.compare import Comparison, Verdict, check, compare, parse_thresholds, resolve, resolve_baseline
 from mcubench.results.formats import add_format_options, console, human, print_table, write_csv, write_json
 from mcubench.results.history import History
 from mcubench.results.record import label
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     thresholds = parse_thresholds(args.fail_if)  # a malformed threshold fails before any lookup
     history = History(args.db)
     filters = filters_of(args)
-    a, where_a = resolve(args.a, history, filters)
+    a, where_a = resolve_baseline(args.a, history, filters)
     b, where_b = resolve(args.b, history, filters)
     comparison = compare(a, b)
     verdicts = check(comparison, thresholds, significant=args.significant)

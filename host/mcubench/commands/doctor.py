@@ -15,11 +15,12 @@ import subprocess
 from pathlib import Path
 
 from mcubench.core.boards import DEFAULT_BOARD, all_boards, load_board
+from mcubench.core.errors import UserError
 from mcubench.core.pio_offline import pio_executable, tool_scons_dir
 from mcubench.targets.base import ToolStatus
 from mcubench.targets.emulators import EMULATORS, get_emulator
 
-SETUP = "bash host/setup.sh"
+SETUP = "bash host/dev.sh setup"
 
 
 def register(sub):
@@ -56,10 +57,13 @@ def check_platformio() -> list[ToolStatus]:
     statuses = []
     try:
         pio = pio_executable()
-        version = _run([pio, "--version"]) or "?"
-        statuses.append(ToolStatus("platformio", True, f"{version.split()[-1]} ({pio})"))
-    except Exception:  # noqa: BLE001 - UserError or a broken install: either way missing
+    except UserError:
         return [ToolStatus("platformio", False, "not installed", "pip install platformio (or " + SETUP + ")")]
+    version = _run([pio, "--version"])
+    if not version:  # present but broken: say so, not "not installed"
+        return [ToolStatus("platformio", False, f"{pio} is there, but `{pio} --version` fails",
+                           "reinstall it: pip install --force-reinstall platformio (or " + SETUP + ")")]
+    statuses.append(ToolStatus("platformio", True, f"{version.split()[-1]} ({pio})"))
     scons = tool_scons_dir()
     statuses.append(ToolStatus(
         "platformio tool-scons", scons is not None, str(scons) if scons else "missing (PlatformIO would download it)",

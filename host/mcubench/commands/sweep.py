@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mcubench.core.errors import UserError
 from mcubench.results.history import History
-from mcubench.sweep import SweepSummary, example_config, load_config, run_sweep, write_sweep_report
+from mcubench.sweep import SweepInterrupted, SweepSummary, example_config, load_config, run_sweep, write_sweep_report
 
 
 def register(sub):
@@ -41,7 +41,13 @@ def run(args: argparse.Namespace) -> int:
         for spec in config.jobs:
             print(f"{'done' if spec.key() in done else 'todo'}  {spec.key()[:12]}  {spec.label()}")
         return 0
-    summary = _run_with_progress(config, args)
+    try:
+        summary = _run_with_progress(config, args)
+    except SweepInterrupted as stop:
+        s = stop.summary
+        print(f"mcubench: sweep interrupted: {s.done + s.skipped} of {s.jobs} jobs stored; "
+              "run the same command to do exactly the missing ones", file=sys.stderr)
+        return 130
     if not args.no_report:
         write_sweep_report(config, summary, args.report)
     if args.json:

@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mcubench.core.errors import UserError
+
 
 def _read_umask() -> int:
     mask = os.umask(0)
@@ -48,3 +50,25 @@ def write_text_atomic(path: Path | str, text: str) -> Path:
 
 def write_json_atomic(path: Path | str, obj: Any) -> Path:
     return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def check_writable(path: Path | str, what: str) -> Path:
+    """Refuses, before any work, a file path that cannot be written: a directory, a path under a
+    regular file, or a folder that does not take new files (tried, so it holds for root and for
+    read-only file systems alike). Creates nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a directory", "give a file name")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UserError(f"cannot write {what} {path}: {ancestor} is not a directory", "choose another path")
+    try:
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as err:
+        raise UserError(f"cannot write {what} {path}: {ancestor} does not take new files ({err.strerror})", "choose another path") from None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UserError(f"cannot write {what} {path}: the file is read-only", "choose another path")
+    return path

@@ -43,7 +43,7 @@ def pio_executable() -> str:
     if not found:
         raise UserError(
             "PlatformIO (pio) is not installed",
-            "pip install platformio (the set-up script host/setup.sh does this)",
+            "pip install platformio (`bash host/dev.sh setup` does this)",
         )
     return found
 

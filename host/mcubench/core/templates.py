@@ -15,7 +15,8 @@ def template_env() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,
+        # HTML pages escape every value; C, ini, Python and Renode sources are not HTML
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False, default=False),
     )
 
 

@@ -180,13 +180,19 @@ class Decoder:
             self.stats.bad_checksum += 1
             self.stats.warnings.append(f"record with bad checksum skipped: {text!r}")
             return None
+        if any(b < 0x20 or b > 0x7E for b in candidate):
+            # a record is printable ASCII (docs/protocol.md); a stray byte under a matching CRC
+            # is broken syntax, not text to unescape
+            self.stats.malformed += 1
+            self.stats.warnings.append(f"record with non-ASCII bytes skipped: {text!r}")
+            return None
         version = int(header.group(1))
         if version != PROTOCOL_VERSION:
             raise ProtocolError(
                 f"the device speaks mcubench protocol {version}, this host speaks {PROTOCOL_VERSION}: {text!r}",
                 "rebuild the firmware with this mcubench version (or upgrade mcubench)",
             )
-        words = candidate[header.end() : star].decode("ascii", errors="replace").split(" ")
+        words = candidate[header.end() : star].decode("ascii").split(" ")
         rtype, pairs = words[0], words[1:]
         fields: dict[str, str] = {}
         if not _TYPE_RE.match(rtype):

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 
 import numpy as np
 
@@ -25,26 +24,6 @@ def _runtime():
     from tflite_micro.python.tflite_micro import runtime
 
     return runtime
-
-
-class _CapturedStderr:
-    """Capture what C++ writes to fd 2 (TFLM's error reporter and print_allocations)."""
-
-    def __enter__(self):
-        sys.stderr.flush()
-        self._file = tempfile.TemporaryFile(mode="w+b")
-        self._saved = os.dup(2)
-        os.dup2(self._file.fileno(), 2)
-        return self
-
-    def __exit__(self, *exc):
-        sys.stderr.flush()
-        os.dup2(self._saved, 2)
-        os.close(self._saved)
-        self._file.seek(0)
-        self.text = self._file.read().decode("utf-8", "replace")
-        self._file.close()
-        return False
 
 
 def _fill_inputs(interp) -> None:

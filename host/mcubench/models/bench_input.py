@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from mcubench.core.errors import UserError
-from mcubench.models.tflite_file import parse_tflite
+from mcubench.models.tflite_file import parse_tflite, validate_tflite
 
 TEST_INPUT_SEED = 20260101
 
@@ -24,6 +24,7 @@ def read_tflite(path: Path) -> bytes:
     # A flatbuffer .tflite carries the identifier "TFL3" at byte 4.
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise UserError(f"{path} is not a .tflite flatbuffer (no TFL3 identifier)", "convert the model with mcubench quantize first")
+    validate_tflite(data, str(path))  # before any runtime renders, compiles or runs it
     return data
 
 

@@ -13,7 +13,6 @@ import numpy as np
 
 from mcubench.core.errors import UserError
 from mcubench.models import tf as tfmod
-from mcubench.models.data import Dataset
 from mcubench.models.tflite_file import NUMPY_DTYPES, parse_tflite
 
 
@@ -98,7 +97,3 @@ def io_quantization(tflite_bytes: bytes) -> tuple[tuple[Any, float, int], tuple[
         t = model.tensor(idx)
         result.append((NUMPY_DTYPES.get(t.dtype, np.float32), t.scale[0] if t.scale else 0.0, t.zero_point[0] if t.zero_point else 0))
     return result[0], result[1]
-
-
-def check_dataset_fits(dataset: Dataset, input_shape: tuple, source: str) -> None:
-    dataset.check_input_shape(tuple(input_shape), what=source)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,10 @@ def load_model(path: str | Path) -> SourceModel:
         tfk = tfmod.tf_keras()
         try:  # a Keras-2 SavedModel keeps its architecture (needed for QAT/pruning)
             return SourceModel(path, "keras", keras_model=tfk.models.load_model(path, compile=False), saved_model_dir=path)
-        except Exception:
+        except Exception as err:  # noqa: BLE001 - tf-keras raises many kinds for a non-Keras SavedModel
+            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+            warnings.warn(f"{path} loads as a plain SavedModel, not a Keras model ({type(err).__name__}: {first}); "
+                          "recipes that train (qat_int8, prune_*, distill) need the Keras model", stacklevel=2)
             return SourceModel(path, "saved_model", saved_model_dir=path)
     if path.suffix in (".keras", ".h5", ".hdf5"):
         keras = tfmod.keras3()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import Any
 
 import numpy as np
@@ -81,8 +82,11 @@ def _batch_one_converter(tf: Any, model: Any) -> Any:
             clone = keras.models.clone_model(model, input_tensors=inputs[0] if len(inputs) == 1 else inputs)
         clone.set_weights(model.get_weights())
         model = clone
-    except Exception:  # noqa: BLE001 - any cloning problem: convert the model unchanged
-        pass
+    except Exception as err:  # noqa: BLE001 - Keras raises many kinds; the model still converts
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        warnings.warn(f"could not clone model {getattr(model, 'name', '?')} with batch size 1 "
+                      f"({type(err).__name__}: {first}); converting it as it is, so Flatten/Reshape may "
+                      "become SHAPE/STRIDED_SLICE ops computed at run time", stacklevel=3)
     return tf.lite.TFLiteConverter.from_keras_model(model)
 
 

@@ -309,6 +309,16 @@ def check(comparison: Comparison, thresholds: list[Threshold], significant: bool
 
 # ---------------------------------------------------------------- what A and B name
 
+def resolve_baseline(ref: str, history: History | None = None, filters: dict[str, str | None] | None = None) -> tuple[Record, str]:
+    """A, the baseline of a comparison: as ``resolve``, and refused when its outputs did not
+    match the host interpreter (the run is kept in the history, marked by ``outputs_match``)."""
+    record, where = resolve(ref, history, filters)
+    if record.get("outputs_match") is False:
+        raise UserError(f"A ({where}) is a failed run: its outputs did not match the host interpreter's",
+                        "compare against a run whose outputs matched (mcubench history lists them)")
+    return record, where
+
+
 def resolve(ref: str, history: History | None = None, filters: dict[str, str | None] | None = None) -> tuple[Record, str]:
     """A result from a file path, a history id (or unique prefix), or a git revision (the
     newest history record built from that commit, narrowed by ``filters``). Returns the record
@@ -327,7 +337,8 @@ def resolve(ref: str, history: History | None = None, filters: dict[str, str | N
                         "give a result JSON, an id from `mcubench history`, or a commit such as HEAD~1")
     if not history.path.is_file():
         raise UserError(f"no history at {history.path} to look up revision `{ref}`", "run `mcubench bench` at that revision first")
-    candidates = [r for r in history.query(**(filters or {})) if _built_from(r, commit)]
+    # A run whose outputs differed from the host interpreter's measured a broken image: never a baseline.
+    candidates = [r for r in history.query(**(filters or {})) if _built_from(r, commit) and r.get("outputs_match") is not False]
     clean = [r for r in candidates if not r["identity"]["git_hash"].endswith("+dirty")]
     chosen = (clean or candidates)[:1]
     if not chosen:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mcubench.core.errors import UserError
+from mcubench.core.fileio import check_writable
 from mcubench.core.paths import results_dir
 from mcubench.results.record import Record
 from mcubench.results.schema import validate
@@ -131,6 +132,13 @@ class History:
             except sqlite3.DatabaseError as exc:
                 raise UserError(f"{self.path}: not a usable history database ({exc})", "move it aside; a new one is created on the next run") from None
             yield conn
+
+    def check_usable(self) -> None:
+        """Opens the history once, so a damaged or unwritable one is refused before a run's work,
+        not after it (a finished measurement must not be lost to it)."""
+        check_writable(self.path, "the history")
+        with self._connect():
+            pass
 
     def add(self, record: Record, key: str | None = None) -> str:
         """Validate and store ``record`` in one transaction; return its job key.

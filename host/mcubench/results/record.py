@@ -99,12 +99,6 @@ def label(record: Record) -> str:
     return "/".join(parts)
 
 
-def latency_label(record: Record) -> str:
-    """The latency unit with where it came from, e.g. ``instructions (qemu-icount)``."""
-    lat = record["latency"]
-    return f"{lat['unit']} ({lat['source']})"
-
-
 def summary_row(record: Record) -> dict[str, Any]:
     """The flat row history lists and CSV exports use."""
     ident, lat, mem = record["identity"], record["latency"], record["memory"]

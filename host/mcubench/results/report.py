@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from mcubench.core.boards import all_board_ids, load_board
 from mcubench.core.errors import UserError
 from mcubench.core.fileio import write_bytes_atomic, write_text_atomic
 from mcubench.core.paths import results_dir
+from mcubench.core.templates import template_env
 from mcubench.results.formats import human
 from mcubench.results.record import Record, label
 
@@ -448,48 +448,9 @@ def _md_table(table: Table) -> list[str]:
     return out + [""]
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
-h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}th,td{border:1px solid #ccc;padding:.25rem .5rem}
-th{background:#f3f3f3;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
-figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}figcaption{font-size:.85rem;color:#555}
-.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.4rem .8rem;font-size:.9rem}
-"""
-
-
 def render_html(report: Report) -> str:
-    e = html.escape
-    parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        # An empty icon: the page asks for nothing outside itself.
-        '<link rel="icon" href="data:,">',
-        f"<title>{e(report.title)}</title>", f"<style>{_CSS}</style>", "</head>",
-        f'<body data-plots="{len(report.plots)}">',
-        f"<h1>{e(report.title)}</h1>",
-        f"<p>Generated {e(report.generated)} from {len(report.variants)} variant(s).</p>",
-    ]
-    parts += [f'<p class="note">{e(n)}</p>' for n in report.notes]
-    summary, *rest = report.tables
-    parts.append(_html_table(summary))
-    for plot in report.plots:
-        parts += [f'<h2 id="h-{e(plot.id)}">{e(plot.title)}</h2>', '<figure>',
-                  f'<img id="plot-{e(plot.id)}" class="plot" alt="{e(plot.title)}" src="{plot.data_uri}">',
-                  f"<figcaption>{e(plot.caption)}</figcaption>", "</figure>"]
-    parts += [_html_table(t) for t in rest]
-    parts += ["</body>", "</html>"]
-    return "\n".join(parts) + "\n"
-
-
-def _html_table(table: Table) -> str:
-    e = html.escape
-    head = "".join(f"<th>{e(c)}</th>" for c in table.columns)
-    body = "".join(
-        "<tr>" + "".join(f'<td class="num">{e(c)}</td>' if i in table.numeric else f"<td>{e(c)}</td>"
-                         for i, c in enumerate(row)) + "</tr>"
-        for row in table.rows)
-    return f"<h2>{e(table.title)}</h2>\n<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    """One self-contained page (plots inline) from templates/report/report.html.j2."""
+    return template_env().get_template("report/report.html.j2").render(report=report)
 
 
 def write_report(report: Report, out_dir: Path | str) -> ReportFiles:

@@ -32,7 +32,7 @@ from mcubench.core.templates import template_env, write_if_changed
 from mcubench.core.types import RuntimeOptions, WorkloadSpec
 from mcubench.models import tflm_host
 from mcubench.models.bench_input import test_input
-from mcubench.models.tflite_file import _enum_names, _schema, parse_tflite
+from mcubench.models.tflite_file import parse_tflite
 from mcubench.runtimes.base import FlashSplit, Runtime, WorkloadSources
 
 TFLM_DIR_ENV = "MCUBENCH_TFLM_DIR"
@@ -106,19 +106,13 @@ def model_facts(model_bytes: bytes, source: str = "model") -> ModelFacts:
             f"{source} has {len(parsed.inputs)} inputs and {len(parsed.outputs)} outputs",
             "the TFLM benchmark supports models with one input and one output tensor",
         )
-    schema = _schema()
-    names = _enum_names("BuiltinOperator")
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(model_bytes), 0))
     op_set: list[str] = []
     custom: list[str] = []
-    for code in model.operatorCodes or []:
-        builtin = max(int(code.builtinCode or 0), int(code.deprecatedBuiltinCode or 0))
-        name = names.get(builtin, str(builtin))
-        if name == "CUSTOM":
-            cc = code.customCode
-            custom.append(cc.decode() if isinstance(cc, bytes) else str(cc))
-        elif name not in op_set:
-            op_set.append(name)
+    for code in parsed.op_codes:
+        if code.custom:
+            custom.append(code.name)
+        elif code.name not in op_set:
+            op_set.append(code.name)
 
     def nbytes(index: int) -> tuple[int, str]:
         t = parsed.tensor(index)

@@ -62,7 +62,6 @@ class Session:
 
 class Target(ABC):
     name: ClassVar[str]
-    kind: ClassVar[str]  # "emulator" or "hardware"
     capabilities: frozenset[Capability] = frozenset()
     options_type: type[TargetOptions] = TargetOptions
 

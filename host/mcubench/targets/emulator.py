@@ -134,7 +134,6 @@ def connect_with_retry(url: str, running: RunningEmulator, timeout: float = 20.0
 class EmulatorTarget(Target):
     """Runs images in an emulator; the same session code serves every emulator."""
 
-    kind = "emulator"
 
     def __init__(self, emulator: Emulator):
         self.emulator = emulator

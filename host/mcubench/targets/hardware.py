@@ -105,7 +105,6 @@ def touch_1200bps(device: str, serial_factory: Callable[..., Any] | None = None)
 
 class HardwareTarget(Target):
     name = "hardware"
-    kind = "hardware"
     capabilities = frozenset({Capability.INPUT_UPLOAD, Capability.RESET, Capability.RECONNECT})
 
     def __init__(

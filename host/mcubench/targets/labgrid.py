@@ -107,7 +107,6 @@ def serial_url(resource: RemoteResource) -> str:
 
 class LabgridTarget(Target):
     name = "labgrid"
-    kind = "hardware"
     capabilities = frozenset({Capability.RESET, Capability.RECONNECT})
     options_type = LabgridOptions
 

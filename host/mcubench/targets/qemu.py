@@ -33,7 +33,7 @@ class Qemu(Emulator):
     executable_name = "qemu-system-arm"
     latency_unit = "instructions"
     latency_source = "qemu-icount"
-    install_hint = "sudo apt-get install qemu-system-arm (the set-up script host/setup.sh does this)"
+    install_hint = "sudo apt-get install qemu-system-arm (`bash host/dev.sh setup` does this)"
 
     # QEMU loads TCG plugins: the bench stage passes the cycle-estimate plugin in.
     capabilities = frozenset({Capability.INPUT_UPLOAD, Capability.INSTRUCTION_PLUGIN})

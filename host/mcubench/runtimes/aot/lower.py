@@ -71,7 +71,18 @@ def _int8_act(t: Tensor, role: str) -> None:
         raise Unsupported(f"{role} tensor '{t.name}' is not per-tensor quantized")
 
 
+def _quantization_sane(t: Tensor) -> None:
+    # The multipliers are derived from scale ratios: a zero, negative or NaN scale (a damaged
+    # file) has no TFLM meaning to match.
+    if t.dtype == "int8" and len(t.scales) and not (np.all(np.isfinite(t.scales)) and np.all(t.scales > 0)):
+        raise Unsupported(f"tensor '{t.name}' has a scale that is not a positive number ({t.scales[:4].tolist()})")
+    if t.dtype == "int8" and len(t.zero_points) and not np.all((t.zero_points >= -128) & (t.zero_points <= 127)):
+        raise Unsupported(f"tensor '{t.name}' has an int8 zero point outside -128..127")
+
+
 def _padding(pad_kind: int, in_size: int, k: int, stride: int, dil: int, out_size: int) -> int:
+    if pad_kind not in (0, 1) or min(k, stride, dil) < 1:
+        raise Unsupported(f"window {k}, stride {stride}, dilation {dil}, padding {pad_kind} are not a valid geometry")
     eff = (k - 1) * dil + 1
     if pad_kind == 0:  # SAME
         expect = (in_size + stride - 1) // stride
@@ -79,7 +90,11 @@ def _padding(pad_kind: int, in_size: int, k: int, stride: int, dil: int, out_siz
         expect = (in_size + stride - eff) // stride
     if expect != out_size:
         raise Unsupported(f"output size {out_size} does not follow from the padding (expected {expect})")
-    return max(((out_size - 1) * stride + eff - in_size) // 2, 0)
+    pad = max(((out_size - 1) * stride + eff - in_size) // 2, 0)
+    if max(pad, stride, dil) > 32767:
+        # TFLM keeps padding, strides and dilations in int16 and silently truncates them
+        raise Unsupported(f"padding {pad}, stride {stride} or dilation {dil} exceeds TFLM's 16-bit range")
+    return pad
 
 
 def _round4(n: int) -> int:
@@ -211,6 +226,9 @@ def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
         return _gemm_step(op, p, x, y, w.data.reshape(oc, kh, kw * c), bias, mult, shift, geom, amin, amax,
                           n * oh * ow * oc * kh * kw * c, w.size)
     dm = oc // c
+    if dm * c != oc or int(op.options.depthMultiplier) != dm:
+        # TFLM loops over the option's multiplier; the kernels over the channels
+        raise Unsupported(f"depth multiplier {op.options.depthMultiplier} does not match {c} input and {oc} output channels")
     wt = w.data.reshape(kh * kw, oc)                     # [taps][oc]
     rest_c0 = (c // 4) * 4 if dm == 1 else 0
     groups = rest_c0 // 4
@@ -325,10 +343,17 @@ def lower_binary(g: Graph, op: Operator, p: str, is_add: bool) -> Step:
                 f"{fn}(&{p}, {{T{a.index}}}, {{T{b.index}}}, {{T{y.index}}});", in_place=in_place)
 
 
+def _elementwise(x: Tensor, y: Tensor) -> None:
+    # the kernels run over the input's elements; TFLM leaves any other output bytes unwritten
+    if x.size != y.size:
+        raise Unsupported(f"input shape {list(x.shape)} and output shape {list(y.shape)} differ in size")
+
+
 def _int8_probability_io(x, y) -> None:
     """SOFTMAX and LOGISTIC: int8 in, int8 out on TFLite's fixed [0, 1) output scale."""
     _int8_act(x, "input")
     _int8_act(y, "output")
+    _elementwise(x, y)
     if y.zero_point != -128 or np.float32(y.scale) != np.float32(1.0 / 256):
         raise Unsupported("int8 output must have zero point -128 and scale 1/256")
 
@@ -427,6 +452,7 @@ def lower_concat(g: Graph, op: Operator, p: str) -> Step:
 def lower_quantize(g: Graph, op: Operator, p: str) -> Step:
     x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     _int8_act(y, "output")
+    _elementwise(x, y)
     if x.dtype == "float32":
         call = (f"mcbk_quantize_f32({y.size}, (float){float(np.float32(y.scale))!r}, {y.zero_point}, "
                 f"(const float *){{T{x.index}}}, {{T{y.index}}});")
@@ -440,6 +466,7 @@ def lower_quantize(g: Graph, op: Operator, p: str) -> Step:
 def lower_dequantize(g: Graph, op: Operator, p: str) -> Step:
     x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     _int8_act(x, "input")
+    _elementwise(x, y)
     if y.dtype != "float32":
         raise Unsupported(f"output is {y.dtype} (float32 expected)")
     call = (f"mcbk_dequantize({x.size}, {float(np.float32(x.scale))!r}, {x.zero_point}, {{T{x.index}}}, "
@@ -486,6 +513,9 @@ def lower_op(g: Graph, op: Operator) -> Step:
     if op.version > MAX_VERSIONS[op.opcode]:
         raise Unsupported(f"version {op.version} is newer than the AOT compiler knows "
                           f"(up to {MAX_VERSIONS[op.opcode]})")
+    for t in op.inputs + op.outputs:
+        if t >= 0:
+            _quantization_sane(g.tensors[t])
     try:
         return LOWERINGS[op.opcode](g, op, f"op{op.index}")
     except (IndexError, AttributeError, TypeError) as e:  # malformed operator in the flatbuffer
