@@ -55,7 +55,6 @@ class ReplayTarget(Target):
     """Plays a recorded board session back: a target without hardware."""
 
     name = "replay"
-    kind = "hardware"
     capabilities = frozenset({Capability.RESET})
     options_type = ReplayOptions
 
