@@ -53,7 +53,7 @@ install_python_env() {
 }
 
 install_platformio_pieces() {
-  "$VENV/bin/python" -c "from mcubench.pio_offline import ensure_tool_scons; ensure_tool_scons()"
+  "$VENV/bin/python" -c "from mcubench.core.pio_offline import ensure_tool_scons; ensure_tool_scons()"
 }
 
 setup() {

@@ -32,7 +32,7 @@ def require_tool(name: str) -> str:
 def require_arduino_platform() -> Path:
     """The active PlatformIO core dir, when it has the official nordicnrf52 platform and the
     Arduino mbed core that build the Nano 33 BLE images; skips otherwise."""
-    from mcubench.pio_offline import pio_core_dir
+    from mcubench.core.pio_offline import pio_core_dir
 
     core = pio_core_dir()
     missing = [p for p in ("platforms/nordicnrf52/platform.json", "packages/framework-arduino-mbed") if not (core / p).exists()]

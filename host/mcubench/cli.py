@@ -12,8 +12,8 @@ import importlib
 import os
 import sys
 
-from . import __version__
-from .errors import UserError
+from mcubench import __version__
+from mcubench.core.errors import UserError
 
 # name -> module under mcubench.commands (explicit registry, no discovery by scanning).
 COMMANDS: dict[str, str] = {
@@ -36,7 +36,8 @@ COMMANDS: dict[str, str] = {
     "history": "mcubench.commands.history",
     "compare": "mcubench.commands.compare",
     "report": "mcubench.commands.report",
-    "aot-bench": "mcubench.runtimes.aot.bench",
+    "aot-bench": "mcubench.commands.aot_bench",
+    "estimate-bench": "mcubench.commands.estimate_bench",
 }
 
 

@@ -30,8 +30,24 @@ from typing import Any, Callable
 import psutil
 import yaml
 
-from .errors import UserError
-from .identity import tool_version
+from mcubench.bench.pipeline import run_bench
+from mcubench.bench.request import BenchRequest
+from mcubench.bench.workloads import workload_for_model
+from mcubench.core.boards import DEFAULT_BOARD, all_board_ids
+from mcubench.core.errors import UserError
+from mcubench.core.identity import tool_version
+from mcubench.core.paths import results_dir
+from mcubench.core.types import WorkloadSpec
+from mcubench.recipes import RECIPES
+from mcubench.recipes.variants import prepare_example_variant
+from mcubench.results.history import History
+from mcubench.results.report import build_report, write_report
+from mcubench.runtimes import RUNTIMES, WORKLOAD_RUNTIME
+
+# What a `models:` entry of a sweep file is (docs/sweeps.md): a built-in workload (run by the
+# workload runtime), an example model, or a model file.
+WORKLOAD_ENTRY = "builtin"
+MODEL_ENTRY_KINDS = (WORKLOAD_ENTRY, "example", "path")
 
 # The built-in example sweep: the example models × three deployable recipes on the emulated
 # board, through the offline ahead-of-time runtime.
@@ -153,26 +169,26 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path | None = None
         raise UserError(f"{source}: no models", "add e.g. models: [{example: digits}] or [{builtin: dot_int8}]")
     recipes = _as_list(data.get("recipes"), "recipes", source) or [None]
     runtimes = _as_list(data.get("runtimes"), "runtimes", source) or ["aot"]
-    boards = _as_list(data.get("boards"), "boards", source) or ["mps2-an386"]
+    boards = _as_list(data.get("boards"), "boards", source) or [DEFAULT_BOARD]
     targets = _as_list(data.get("targets"), "targets", source) or [None]
     warmup, runs = int(data.get("warmup", 1)), int(data.get("runs", 5))
     if warmup < 0 or runs < 1:
         raise UserError(f"{source}: runs must be ≥ 1 and warmup ≥ 0", "e.g. warmup: 1, runs: 5")
-    model_entries = [m for m in models if not (isinstance(m, dict) and "builtin" in m)]
+    model_entries = [m for m in models if not (isinstance(m, dict) and WORKLOAD_ENTRY in m)]
     # Built-in workloads take no recipe and no model runtime: check those only when used.
     _check_names(recipes if model_entries else [None], runtimes if model_entries else [], boards, source)
     jobs: list[JobSpec] = []
     for entry in models:
         entry = {"path": entry} if isinstance(entry, str) else entry
-        kinds = [k for k in ("builtin", "example", "path") if k in entry]
+        kinds = [k for k in MODEL_ENTRY_KINDS if k in entry]
         if len(kinds) != 1:
             raise UserError(f"{source}: model entry {entry} needs exactly one of builtin/example/path", "e.g. {example: digits}")
         kind = kinds[0]
         for board, target in itertools.product(boards, targets):
             common = dict(board=board, target=target, memory_of=data.get("memory_of"), warmup=warmup, runs=runs)
-            if kind == "builtin":
+            if kind == WORKLOAD_ENTRY:
                 for params in _expand_params(entry.get("params", {}), source):
-                    jobs.append(JobSpec(f"builtin:{entry['builtin']}", None, "builtin", params=params, **common))
+                    jobs.append(JobSpec(f"{WORKLOAD_ENTRY}:{entry[WORKLOAD_ENTRY]}", None, WORKLOAD_RUNTIME, params=params, **common))
             elif kind == "example":
                 for recipe, runtime in itertools.product(recipes, runtimes):
                     name, recipe_params = _recipe_entry(recipe, source)
@@ -204,9 +220,6 @@ def _recipe_entry(entry: Any, source: str) -> tuple[str, tuple[tuple[str, Any], 
 
 
 def _check_names(recipes: list, runtimes: list, boards: list, source: str) -> None:
-    from .boards import all_board_ids
-    from .runtimes import RUNTIMES
-
     for board in boards:
         if board not in all_board_ids():
             raise UserError(f"{source}: unknown board `{board}`", f"choose from: {', '.join(all_board_ids())}")
@@ -215,10 +228,6 @@ def _check_names(recipes: list, runtimes: list, boards: list, source: str) -> No
             raise UserError(f"{source}: unknown runtime `{runtime}`", f"choose from: {', '.join(RUNTIMES)}")
     names = [_recipe_entry(r, source)[0] for r in recipes if r is not None]
     if names:
-        try:
-            from .recipes import RECIPES
-        except ImportError:
-            raise UserError(f"{source}: recipes need the model pipeline", "pip install -e '.[ml]'") from None
         for recipe in names:
             if recipe not in RECIPES:
                 raise UserError(f"{source}: unknown recipe `{recipe}`", f"choose from: {', '.join(RECIPES)}")
@@ -256,19 +265,12 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
 
 
 def _run_job(spec: JobSpec) -> dict[str, Any]:
-    from .pipeline import BenchRequest, run_bench
-    from .runtimes import WorkloadSpec
-
-    if spec.model.startswith("builtin:"):
+    if spec.model.startswith(f"{WORKLOAD_ENTRY}:"):
         workload = WorkloadSpec(spec.model.split(":", 1)[1], dict(spec.params), warmup=spec.warmup, runs=spec.runs)
         extras: dict[str, Any] = {}
-        runtime = "builtin"
+        runtime = WORKLOAD_RUNTIME
     else:
-        from .models_bridge import workload_for_model
-
         if spec.model.startswith("example:"):
-            from .variants import prepare_example_variant
-
             example = spec.model.split(":", 1)[1]
             variant = prepare_example_variant(example, spec.recipe or "int8", dict(spec.recipe_params))
             workload, runtime, extras = workload_for_model(variant.path, spec.runtime)
@@ -306,7 +308,6 @@ def run_sweep(
     on_progress: Callable[[str, JobSpec, dict[str, Any] | None], None] | None = None,
 ) -> SweepSummary:
     """Runs every job not yet in the history; returns counts and stored record ids."""
-    from .results.history import History
 
     history = History(history_path)
     summary = SweepSummary(config.name, len(config.jobs), history=str(history.path))
@@ -417,7 +418,6 @@ def end_descendants(grace: float = 3.0, rounds: int = 5) -> None:
 
 def sweep_records(config: SweepConfig, history_path: Path | str | None = None) -> list[dict[str, Any]]:
     """The newest stored record of every job of the sweep (done in this run or before)."""
-    from .results.history import History
 
     history = History(history_path)
     records = []
@@ -430,8 +430,6 @@ def sweep_records(config: SweepConfig, history_path: Path | str | None = None) -
 
 def write_sweep_report(config: SweepConfig, summary: SweepSummary, out_dir: Path | None = None) -> Path | None:
     """Markdown + HTML report over the whole sweep; returns the HTML path (None: nothing to report)."""
-    from .paths import results_dir
-    from .results.report import build_report, write_report
 
     records = sweep_records(config, summary.history)
     if not records:

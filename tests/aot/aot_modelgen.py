@@ -69,9 +69,9 @@ def _layer(keras, ops, L: dict, x, inputs):
 
 
 def _build(spec: dict) -> bytes:
+    import keras
     import numpy as np
     import tensorflow as tf
-    import keras
     from keras import ops
 
     rng = np.random.default_rng(spec.get("seed", 0))

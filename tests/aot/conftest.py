@@ -7,10 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import aot_modelgen as modelgen
 import numpy as np
 import pytest
-
-import aot_modelgen as modelgen
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,11 @@ built for the host and fed random int8 inputs; every output byte must equal TFLM
 
 from __future__ import annotations
 
+import aot_modelgen as modelgen
 import numpy as np
 import pytest
-
-import aot_modelgen as modelgen
 from conftest import build_host, random_inputs, tflm_outputs
+
 from mcubench.runtimes.aot import compile_model
 
 SEEDS = 6

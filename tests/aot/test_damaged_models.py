@@ -10,7 +10,7 @@ import pytest
 
 import damage
 from mcubench.cli import main
-from mcubench.errors import UserError
+from mcubench.core.errors import UserError
 from mcubench.models.tflite_file import parse_tflite, validate_tflite
 
 BASE = "tiny_cnn"
@@ -18,7 +18,7 @@ BASE = "tiny_cnn"
 
 def _consumers():
     from mcubench.models import analysis, tflm_host
-    from mcubench.models_bridge import test_input
+    from mcubench.models.bench_input import test_input
     from mcubench.runtimes import tflm
     from mcubench.runtimes.aot import check_supported, compile_model
 

@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import build_host
-from mcubench.errors import UserError
+from mcubench.core.errors import UserError
 from mcubench.models.tflite_file import parse_tflite
 from mcubench.runtimes.aot import compile_model
 

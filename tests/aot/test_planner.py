@@ -59,9 +59,9 @@ def test_in_place_and_alias_share_a_buffer():
 
 @pytest.mark.parametrize("name", ["tiny_dscnn", "tiny_cnn"])
 def test_generated_plans_are_sound_and_smaller_than_tflm(name, all_models, tmp_path):
+    from mcubench.models.tflm_host import exact_arena
     from mcubench.runtimes.aot.codegen import lower_graph
     from mcubench.runtimes.aot.graph import read_graph
-    from mcubench.models.tflm_host import exact_arena
 
     project = compile_model(all_models[name], tmp_path, dsp=False, profile_ops=False, keep_inputs=False)
     g = read_graph(all_models[name])

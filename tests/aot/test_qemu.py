@@ -1,7 +1,7 @@
 """The AOT runtime end to end on the emulated Cortex-M4: quantize → compile → PlatformIO build
 → QEMU → result, for every example model, checked bit for bit against the host TFLM interpreter.
 
-Models come from `mcubench.runtimes.aot.reference_models` (the examples quantized with the
+Models come from `mcubench.recipes.reference_models` (the examples quantized with the
 int8 recipe, cached in the work dir); images are cached by content, so a re-run only runs QEMU.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import mcubench, require_tool
 
 pytestmark = pytest.mark.slow
@@ -27,7 +26,7 @@ def _tools():
 @pytest.fixture(scope="module")
 def example_paths():
     pytest.importorskip("tensorflow")
-    from mcubench.runtimes.aot.reference_models import model_path
+    from mcubench.recipes.reference_models import model_path
 
     return {name: model_path(name) for name in EXAMPLES}
 
@@ -55,14 +54,16 @@ def test_example_runs_on_qemu_and_matches_host_tflm(name, example_paths):
 
 
 def test_dsp_and_portable_kernels_agree_bit_for_bit_on_qemu(example_paths):
-    from mcubench.models_bridge import workload_for_model
-    from mcubench.pipeline import BenchRequest, run_bench
+    from mcubench.bench.pipeline import run_bench
+    from mcubench.bench.request import BenchRequest
+    from mcubench.bench.workloads import workload_for_model
+    from mcubench.runtimes.aot.runtime import AotOptions
 
     results = {}
     for dsp in (True, False):
         workload, runtime, extras = workload_for_model(example_paths["kws_dscnn"], "aot")
         workload.warmup, workload.runs = 0, 1
-        workload.extra["dsp"] = dsp
+        workload.options = AotOptions(dsp=dsp)
         outcome = run_bench(BenchRequest(workload=workload, runtime=runtime, target="qemu", **extras))
         results[dsp] = outcome.result
     dsp, portable = results[True], results[False]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcubench.errors import UserError
+from mcubench.core.errors import UserError
 from mcubench.runtimes.aot import check_supported, compile_model
 
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import mcubench
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +73,7 @@ def test_project_platformio_ini_parses_including_the_hardware_env():
 
 @pytest.mark.slow
 def test_pio_run_by_hand_builds_the_emulated_env_offline():
-    from mcubench.pio_offline import ensure_tool_scons
+    from mcubench.core.pio_offline import ensure_tool_scons
 
     ensure_tool_scons()
     out = subprocess.run([_pio(), "run", "-e", "mps2-an386"], cwd=ROOT, capture_output=True, text=True, timeout=600,

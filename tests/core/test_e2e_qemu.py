@@ -11,14 +11,14 @@ import time
 
 import psutil
 import pytest
-
-from mcubench.build import elf_sizes
-from mcubench.errors import UserError
-from mcubench.paths import work_dir
-from mcubench.pipeline import BenchRequest, run_bench
-from mcubench.runtimes import WorkloadSpec
-
 from helpers import mcubench, require_tool
+
+from mcubench.bench.pipeline import run_bench
+from mcubench.bench.request import BenchRequest
+from mcubench.core.elf import elf_sizes
+from mcubench.core.errors import UserError
+from mcubench.core.paths import work_dir
+from mcubench.core.types import WorkloadSpec
 
 pytestmark = pytest.mark.slow
 

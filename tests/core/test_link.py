@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from mcubench.protocol import encode_record
-from mcubench.transport import DeviceError, LinkClosed, LinkTimeout, SerialLink
+from mcubench.link.protocol import encode_record
+from mcubench.link.transport import DeviceError, LinkClosed, LinkTimeout, SerialLink
 
 
 class FakeDeviceServer:

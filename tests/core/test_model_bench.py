@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import mcubench, require_tool
 
 pytestmark = pytest.mark.slow
@@ -14,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def digits_int8():
-    from mcubench.variants import prepare_example_variant
+    from mcubench.recipes.variants import prepare_example_variant
 
     return prepare_example_variant("digits", "int8").path
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcubench.protocol import Decoder, ProtocolError, crc16_ccitt, encode_record, escape, unescape
+from mcubench.link.protocol import Decoder, ProtocolError, crc16_ccitt, encode_record, escape, unescape
 
 
 def test_crc16_ccitt_false_check_value():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mcubench.protocol import Decoder, encode_record
+from mcubench.link.protocol import Decoder, encode_record
 
 ROOT = Path(__file__).resolve().parents[2]
 

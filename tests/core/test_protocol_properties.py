@@ -9,7 +9,7 @@ import re
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from mcubench.protocol import RECORD_MAX, Decoder, ProtocolError, Record, crc16_ccitt, encode_record
+from mcubench.link.protocol import RECORD_MAX, Decoder, ProtocolError, Record, crc16_ccitt, encode_record
 
 SETTINGS = settings(max_examples=300, deadline=None, database=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])

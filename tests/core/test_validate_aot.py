@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mcubench.models.examples import digits_dataset
-from mcubench.variants import prepare_example_variant
+from mcubench.recipes.variants import prepare_example_variant
 
 from helpers import mcubench, require_tool
 

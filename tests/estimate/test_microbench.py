@@ -130,7 +130,7 @@ def test_plugin_benchmark_prints_its_figures(need_tools, capsys):
     """The plugin's cost (target: <= 2x QEMU without it) is a benchmark's figure, not a timed
     test: the machine is shared. This checks that the benchmark runs and prints every column."""
     need_tools("arm-none-eabi-gcc", "qemu-system-arm")
-    from mcubench.estimate.bench import main as bench_main
+    from mcubench.commands.estimate_bench import main as bench_main
 
     code = bench_main(["--repeat", "1", "--board", "nano33ble"])
     out = capsys.readouterr().out

@@ -6,17 +6,11 @@ import json
 
 import pytest
 
-from mcubench.boards import load_board
 from mcubench.cli import main
-from mcubench.errors import UserError
+from mcubench.core.boards import load_board
+from mcubench.core.errors import UserError
 from mcubench.estimate import load_cost_model, parse_report, qemu_args, report_path_from_args
-from mcubench.estimate.calibration import (
-    compute_correction,
-    correction_path,
-    load_correction,
-    pairs_from_results,
-    save_correction,
-)
+from mcubench.estimate.calibration import compute_correction, correction_path, load_correction, pairs_from_results, save_correction
 
 MODEL = load_cost_model()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import serial
 
+from mcubench.link.transport import SerialLink
 from mcubench.targets.hardware import PortInfo
-from mcubench.transport import SerialLink
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

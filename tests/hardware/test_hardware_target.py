@@ -6,15 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from hw_replay import FIXTURES, FakeClock, FakePopen, ReplayPorts, load_snapshots, replay_link
-from mcubench.boards import load_board
-from mcubench.collect import collect
-from mcubench.errors import UserError
+
+from mcubench.bench.collect import collect
+from mcubench.core.boards import load_board
+from mcubench.core.errors import UserError
+from mcubench.core.types import Image, RunOptions
+from mcubench.link.transport import LinkClosed
 from mcubench.targets import get_target
-from mcubench.targets.base import Image, RunOptions
 from mcubench.targets.hardware import HardwareTarget, PortInfo, touch_1200bps
-from mcubench.transport import LinkClosed
 
 SESSION = (FIXTURES / "nano33ble_boot_session.log").read_bytes()
 UPLOAD_LOG = (FIXTURES / "upload_ok.txt").read_text()

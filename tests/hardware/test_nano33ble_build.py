@@ -33,13 +33,13 @@ def arduino_platform() -> Path:
 
 @pytest.fixture(scope="module")
 def digits_int8() -> Path:
-    from mcubench.variants import prepare_example_variant
+    from mcubench.recipes.variants import prepare_example_variant
 
     return prepare_example_variant("digits", "int8").path
 
 
 def pio() -> str:
-    from mcubench.pio_offline import ensure_tool_scons, pio_executable
+    from mcubench.core.pio_offline import ensure_tool_scons, pio_executable
 
     ensure_tool_scons()
     return pio_executable()

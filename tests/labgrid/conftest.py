@@ -85,7 +85,7 @@ class Lab:
     results: Path
 
     def client(self):
-        from mcubench.farm.labgrid_client import LabgridClient
+        from mcubench.targets.farm.labgrid_client import LabgridClient
 
         return LabgridClient(self.coordinator)
 
@@ -116,8 +116,8 @@ def lab(tmp_path_factory):
     missing = _missing()
     if missing:
         pytest.skip("the labgrid loopback lab needs: " + "; ".join(missing))
-    from mcubench.farm.exporter import PlaceSpec, SerialExport, exporter_config
-    from mcubench.farm.labgrid_client import LabgridClient
+    from mcubench.targets.farm.exporter import PlaceSpec, SerialExport, exporter_config
+    from mcubench.targets.farm.labgrid_client import LabgridClient
 
     root = tmp_path_factory.mktemp("lab")
     state = root / "standin"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from mcubench.errors import UserError
-from mcubench.farm.exporter import PlaceSpec, SerialExport, exporter_config
-from mcubench.farm.labgrid_client import parse_show
-from mcubench.farm.upload import BossacUploader, get_uploader, is_local_host
+from mcubench.core.errors import UserError
+from mcubench.targets.farm.exporter import PlaceSpec, SerialExport, exporter_config
+from mcubench.targets.farm.labgrid_client import parse_show
+from mcubench.targets.farm.upload import BossacUploader, get_uploader, is_local_host
 
 SHOW_ACQUIRED = """Place 'lgx':
   tags: board=mps2-an386, upload=sam-ba
@@ -228,8 +228,8 @@ def test_one_serial_module_serves_mcubench_and_labgrid():
     import serial
     import serial.rfc2217
 
-    from mcubench.protocol import encode_record
-    from mcubench.transport import SerialLink
+    from mcubench.link.protocol import encode_record
+    from mcubench.link.transport import SerialLink
 
     def installed(dist: str) -> str | None:
         try:

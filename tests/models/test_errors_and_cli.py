@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mcubench.cli import main
-from mcubench.errors import UserError
+from mcubench.core.errors import UserError
 from mcubench.models.data import Dataset, from_arrays, load_dataset
 
 MCUBENCH = [sys.executable, "-m", "mcubench.cli"]

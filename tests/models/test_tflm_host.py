@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mcubench.errors import UserError
+from mcubench.core.errors import UserError
 from mcubench.models import tflm_host
 from mcubench.models.tflite_file import parse_tflite
 

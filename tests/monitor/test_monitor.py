@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mcubench.commands.monitor import Monitor, describe
-from mcubench.protocol import encode_record
+from mcubench.link.protocol import encode_record
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "hardware"))
 from hw_replay import FIXTURES, FakeClock, ReplaySerial, split_every  # noqa: E402
@@ -88,7 +88,7 @@ def test_commands_are_sent_framed():
 
 
 def test_describe_err_record():
-    from mcubench.protocol import Decoder
+    from mcubench.link.protocol import Decoder
 
     rec = Decoder().feed(encode_record("err", {"code": "fault", "msg": "hard fault", "pc": 1234}))[0]
     assert describe(rec) == "ERROR fault: hard fault pc=1234"
@@ -97,11 +97,10 @@ def test_describe_err_record():
 @pytest.mark.slow
 def test_monitor_on_qemu_over_socket(tmp_path):
     """The real thing: the built-in workload on QEMU, monitored over socket://, then told to exit."""
-    from mcubench.boards import load_board
-    from mcubench.build import build
-    from mcubench.render import render_project
-    from mcubench.runtimes import WorkloadSpec
-    from mcubench.targets.base import RunOptions
+    from mcubench.bench.build import build
+    from mcubench.bench.render import render_project
+    from mcubench.core.boards import load_board
+    from mcubench.core.types import RunOptions, WorkloadSpec
     from mcubench.targets.qemu import Qemu
 
     qemu = Qemu()
@@ -114,7 +113,7 @@ def test_monitor_on_qemu_over_socket(tmp_path):
     out = io.StringIO()
     log_path = tmp_path / "session.log"
     from mcubench.commands.monitor import open_serial_port
-    from mcubench.transport import LinkClosed
+    from mcubench.link.transport import LinkClosed
 
     def open_when_listening(url):
         # QEMU listens a moment after it starts; its first client gets the whole boot output.

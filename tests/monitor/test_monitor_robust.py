@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcubench.commands.monitor import LINE_MAX, Monitor, printable
-from mcubench.protocol import encode_record
+from mcubench.link.protocol import encode_record
 
 from helpers import mcubench
 

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-from mcubench.renode_scripts import RESC_GRAMMAR
+from mcubench.targets.renode_scripts import RESC_GRAMMAR
 
 
 class renode_standin:  # noqa: N801 - Robot library named after its module

@@ -8,14 +8,17 @@ wherever `renode` is on PATH and skips with that reason elsewhere.
 from __future__ import annotations
 
 import pytest
-
-from mcubench.boards import load_board
-from mcubench.commands.emulate import _boards_for, build_for_emulator
-from mcubench.errors import UserError
-from mcubench.targets import EMULATORS, EmulatorTarget, RunOptions, ToolStatus, get_emulator, get_target
-from mcubench.targets.renode import Renode, board_for_target
-
 from helpers import require_tool
+
+from mcubench.commands.emulate import _boards_for, build_for_emulator
+from mcubench.core.boards import load_board
+from mcubench.core.errors import UserError
+from mcubench.core.types import RunOptions
+from mcubench.targets import get_target
+from mcubench.targets.base import ToolStatus
+from mcubench.targets.emulator import EmulatorTarget
+from mcubench.targets.emulators import EMULATORS, get_emulator
+from mcubench.targets.renode import Renode, board_for_target
 
 LABELS = {"qemu": ("instructions", "qemu-icount"), "renode": ("virtual_cycles", "renode-virtual-time")}
 
@@ -43,7 +46,7 @@ def test_renode_emulates_only_boards_with_a_renode_platform():
     assert renode.supports(load_board("nano33ble")) is None
     assert "cannot emulate" in renode.supports(load_board("mps2-an386"))
     with pytest.raises(UserError, match="cannot emulate|cannot run"):
-        from mcubench.targets.base import Image
+        from mcubench.core.types import Image
 
         get_target("renode").run(Image(None, load_board("mps2-an386"), "x", None, "x"), RunOptions())
 

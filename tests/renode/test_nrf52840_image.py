@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
+from helpers import mcubench, require_tool
 
 from mcubench.targets.renode import Renode
-
-from helpers import mcubench, require_tool
 
 pytestmark = pytest.mark.slow
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import mcubench, require_tool
 
 from mcubench.targets.renode import Renode
-
-from helpers import mcubench, require_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.renode]
 

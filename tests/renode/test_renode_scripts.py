@@ -15,13 +15,14 @@ import re
 from pathlib import Path
 
 import pytest
-from robot.api import TestSuiteBuilder as RobotSuiteBuilder, get_model
+from robot.api import TestSuiteBuilder as RobotSuiteBuilder
+from robot.api import get_model
 from robot.parsing.model.statements import Error as RobotError
 
-from mcubench.boards import load_board
-from mcubench.errors import UserError
-from mcubench.protocol import Decoder, encode_record
-from mcubench.renode_scripts import (
+from mcubench.core.boards import load_board
+from mcubench.core.errors import UserError
+from mcubench.link.protocol import Decoder, encode_record
+from mcubench.targets.renode_scripts import (
     RenodeMachine,
     check_resc,
     dwt_description,
@@ -171,7 +172,9 @@ def qemu_session(tmp_path_factory) -> bytes:
     require_tool("qemu-system-arm")
     require_tool("arm-none-eabi-gcc")
     from mcubench.commands.emulate import build_for_emulator
-    from mcubench.targets import EmulatorTarget, RunOptions, get_emulator
+    from mcubench.core.types import RunOptions
+    from mcubench.targets.emulator import EmulatorTarget
+    from mcubench.targets.emulators import get_emulator
 
     qemu = get_emulator("qemu")
     out = tmp_path_factory.mktemp("qemu-session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from results_records import KINDS, del_path, make_record, set_path, slower
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mcubench.collect import Latency
+from mcubench.bench.collect import Latency
 from mcubench.results.compare import check, compare, parse_thresholds
 from mcubench.results.schema import validate
 

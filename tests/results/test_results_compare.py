@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from mcubench.cli import main
-from mcubench.errors import UserError
-from mcubench.paths import project_root
+from mcubench.core.errors import UserError
+from mcubench.core.paths import project_root
 from mcubench.results.compare import check, compare, parse_threshold, parse_thresholds, resolve
 from mcubench.results.history import History
 

@@ -7,7 +7,7 @@ import json
 import os
 import stat
 
-from mcubench.fileio import write_json_atomic
+from mcubench.core.fileio import write_json_atomic
 
 from helpers import mcubench
 

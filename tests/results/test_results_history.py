@@ -14,7 +14,7 @@ import time
 import pytest
 
 from mcubench.cli import main
-from mcubench.errors import UserError
+from mcubench.core.errors import UserError
 from mcubench.results import history as history_mod
 from mcubench.results.history import History, JobIdentity, job_identity_of, job_key
 

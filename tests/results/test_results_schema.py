@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from mcubench.errors import UserError
+from mcubench.core.errors import UserError
 from mcubench.results import SCHEMA_ID, load_schema, validate, validation_errors
 
 

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from mcubench.errors import UserError
-from mcubench.sweep import load_config, parse_config, run_job
-
 from helpers import require_tool
+
+from mcubench.core.errors import UserError
+from mcubench.sweep import load_config, parse_config, run_job
 
 SWEEP_YAML = """
 name: dots

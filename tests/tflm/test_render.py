@@ -9,15 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from mcubench.boards import load_board
-from mcubench.errors import UserError
-from mcubench.render import render_project
-from mcubench.runtimes.tflm import (
-    TFLM_DIR_ENV, model_facts, preflight_fit, resolver_method, resolver_methods_for, tflm_workload,
-)
-
 from conftest import EXAMPLES, RECIPES
+
+from mcubench.bench.render import render_project
+from mcubench.core.boards import load_board
+from mcubench.core.errors import UserError
+from mcubench.runtimes.tflm import TFLM_DIR_ENV, model_facts, preflight_fit, resolver_method, resolver_methods_for, tflm_workload
 
 
 def c_array_bytes(text: str, symbol: str) -> bytes:
@@ -67,7 +64,7 @@ def test_renders_every_deployable_example_variant(example, recipe, example_varia
     assert budget == info.exact_bytes + margin
 
     # the baked-in input is the bench's fixed test vector; one profiler slot per executed op
-    from mcubench.models_bridge import test_input
+    from mcubench.models.bench_input import test_input
 
     assert c_array_bytes(workload, "input_buffer") == test_input(model)[1]
     assert f"#define MCB_TFLM_NODES {len(facts.op_names)}" in workload
@@ -76,7 +73,7 @@ def test_renders_every_deployable_example_variant(example, recipe, example_varia
 def test_cli_render_writes_a_project_pio_accepts(example_variants, tmp_path, monkeypatch):
     """The CLI contract: render --example digits --runtime tflm --board nano33ble --out DIR."""
     from mcubench.cli import main
-    from mcubench.pio_offline import pio_executable
+    from mcubench.core.pio_offline import pio_executable
 
     monkeypatch.delenv(TFLM_DIR_ENV, raising=False)
     out = tmp_path / "proj"

@@ -14,9 +14,10 @@ KERNELS = ("on", "off")
 @pytest.fixture(scope="session")
 def outcomes(tflm_dir, example_variants):
     """digits int8 benchmarked on QEMU with CMSIS-NN and with reference kernels."""
+    from mcubench.bench.pipeline import run_bench
+    from mcubench.bench.request import BenchRequest
+    from mcubench.models.bench_input import test_input
     from mcubench.models.tflm_host import invoke
-    from mcubench.models_bridge import test_input
-    from mcubench.pipeline import BenchRequest, run_bench
     from mcubench.runtimes.tflm import tflm_workload
 
     model = example_variants[("digits", "int8")][0]
@@ -64,9 +65,9 @@ def test_cmsis_nn_is_faster_than_reference(outcomes):
 def test_on_device_validation_session(outcomes, example_variants):
     """Upload dataset samples with `input`, run them with `invoke`: outputs equal the host's."""
     from mcubench.commands.validate import _open_session, score
+    from mcubench.core.types import RunOptions
     from mcubench.models.evaluate import io_quantization, quantize_input
     from mcubench.models.tflm_host import invoke
-    from mcubench.targets.base import RunOptions
 
     model, dataset, _ = example_variants[("digits", "int8")]
     (dtype, scale, zp), _ = io_quantization(model)

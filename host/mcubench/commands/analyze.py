@@ -6,10 +6,16 @@ import argparse
 import json
 from pathlib import Path
 
+from mcubench.commands.model_variants import add_source_args, print_table, resolve_source
+from mcubench.core.fileio import write_bytes_atomic, write_json_atomic
+from mcubench.models.analysis import analyze
+from mcubench.models.tf import third_party_output
+from mcubench.recipes import get_recipe
+from mcubench.recipes.base import Variant
+from mcubench.recipes.variants import _StagingDir, check_out_dir, variant_entry
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..models.pipeline import add_source_args
-
     p = subparsers.add_parser("analyze", help="analyze a .tflite (or convert a Keras model to float32 first)")
     add_source_args(p, out_required=False)
     p.set_defaults(func=run)
@@ -17,12 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..fileio import write_bytes_atomic, write_json_atomic
-    from ..models.analysis import analyze
-    from ..models.pipeline import _StagingDir, check_out_dir, print_table, resolve_source, variant_entry
-    from ..models.tf import third_party_output
-    from ..recipes import Variant, get_recipe
-
     if args.out:
         check_out_dir(Path(args.out), args.force)
     with third_party_output():

@@ -11,45 +11,36 @@ import math
 import sys
 from pathlib import Path
 
-from ..errors import UserError
-from ..fileio import check_writable, write_json_atomic
-from ..paths import results_dir
-from ..pipeline import BenchRequest, default_result_path, run_bench
-from ..results import history
-from ..runtimes import RUNTIMES, WorkloadSpec
-from ..targets import RunOptions
-from ..runtimes.tflm import add_tflm_options
-from ..targets.labgrid import add_labgrid_options, labgrid_options
-
-
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    """Options every command that runs an image shares."""
-    p.add_argument("--board", default="mps2-an386", help="board id (mcubench boards); default: mps2-an386 (emulated)")
-    p.add_argument("--target", "--emulator", dest="target", default=None,
-                   help="qemu, renode, hardware or auto (default: the board's own target)")
-    p.add_argument("--memory-of", metavar="BOARD", help="enforce this board's flash/RAM limits (e.g. nano33ble)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed runs before timing (default 1)")
-    p.add_argument("--runs", type=int, default=5, help="timed runs (default 5)")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the run (default 120)")
-    p.add_argument("--port", help="hardware: serial port or URL (default: find the board by USB ID)")
-    p.add_argument("--estimate", metavar="BOARD", help="QEMU: also estimate Cortex-M4 cycles and ms on BOARD (e.g. nano33ble)")
-    p.add_argument("--verbose", "-v", action="store_true", help="show the commands run")
-    add_labgrid_options(p)
+from mcubench.bench.pipeline import run_bench
+from mcubench.bench.request import BenchRequest
+from mcubench.bench.result import default_result_path
+from mcubench.bench.workloads import workload_for_model
+from mcubench.commands.options import add_run_options, add_runtime_options, runtime_options, target_options
+from mcubench.core.boards import load_board
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import check_writable, write_json_atomic
+from mcubench.core.params import parse_params
+from mcubench.core.paths import results_dir
+from mcubench.core.types import RunOptions, WorkloadSpec
+from mcubench.results import history
+from mcubench.results.formats import write_csv
+from mcubench.runtimes import RUNTIMES, WORKLOAD_RUNTIME, get_runtime
 
 
 def add_workload_options(p: argparse.ArgumentParser) -> None:
     """What runs in the image: a model and its runtime, or a built-in workload (bench, build)."""
     p.add_argument("model", nargs="?", help="a .tflite model (default: the built-in workload)")
-    p.add_argument("--runtime", choices=sorted(RUNTIMES), default=None, help="builtin, or a model runtime")
+    p.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
+                   help=f"{WORKLOAD_RUNTIME} (the default without a model), or a model runtime")
     p.add_argument("--workload", default="dot_int8", help="built-in workload (default dot_int8)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="workload parameter, e.g. n=2048")
+    add_runtime_options(p)
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="build, run and measure a benchmark firmware (the main job)")
     add_workload_options(p)
     add_run_options(p)
-    add_tflm_options(p)
     p.add_argument("--json", action="store_true", help="print the result record as JSON on stdout")
     p.add_argument("--csv", action="store_true", help="print the main figures as one CSV row (with a header)")
     p.add_argument("--out", type=Path, help="write the result JSON here (default results/runs/<id>.json)")
@@ -58,31 +49,18 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def parse_params(pairs: list[str]) -> dict[str, str]:
-    params = {}
-    for pair in pairs:
-        key, eq, value = pair.partition("=")
-        if not eq or not key:
-            raise UserError(f"--param {pair!r} is not KEY=VALUE", "e.g. --param n=2048")
-        params[key] = value
-    return params
-
-
 def workload_from_args(args: argparse.Namespace) -> tuple[WorkloadSpec, str, dict]:
     """The workload, runtime and request extras named by `bench`/`build` arguments."""
     if args.warmup < 0 or args.runs < 1:
         raise UserError("--runs must be at least 1 and --warmup at least 0", "e.g. --warmup 1 --runs 5")
     if args.model:
-        from ..models_bridge import workload_for_model  # model runtimes
-
         workload, runtime, extras = workload_for_model(Path(args.model), args.runtime)
-        if runtime == "tflm":
-            workload.extra.update(cmsis_nn=args.cmsis_nn == "on", tflm_dir=args.tflm_dir)
     else:
-        runtime = args.runtime or "builtin"
-        if runtime != "builtin":
+        runtime = args.runtime or WORKLOAD_RUNTIME
+        if get_runtime(runtime).takes_model:
             raise UserError(f"--runtime {runtime} needs a model", "give a .tflite file, e.g. mcubench bench model.tflite --runtime aot")
         workload, extras = WorkloadSpec(args.workload, parse_params(args.param)), {}
+    workload.options = runtime_options(runtime, args)
     workload.warmup, workload.runs = args.warmup, args.runs
     return workload, runtime, extras
 
@@ -92,17 +70,11 @@ def request_from_args(args: argparse.Namespace) -> BenchRequest:
         raise UserError(f"--timeout {args.timeout:g} is not a positive number of seconds", "e.g. --timeout 120")
     target = None if args.target in (None, "auto") else args.target
     workload, runtime, extras = workload_from_args(args)
-    if args.estimate:
-        from ..boards import load_board
-
-        load_board(args.estimate)  # a clear error for an unknown board, before building
-        if (args.target or "qemu") not in ("qemu", "auto"):
-            raise UserError("--estimate works with the QEMU target", "drop --estimate, or run on --target qemu")
-    options = RunOptions(timeout=args.timeout, transcript=args.transcript, port=args.port, estimate_board=args.estimate)
-    options.extra.update(labgrid_options(args))
+    options = RunOptions(timeout=args.timeout, transcript=args.transcript, port=args.port,
+                         target=target_options(target or load_board(args.board).default_target, args))
     return BenchRequest(
         workload=workload, runtime=runtime, board=args.board, target=target, memory_of=args.memory_of,
-        options=options, verbose=args.verbose, **extras,
+        estimate=args.estimate, options=options, verbose=args.verbose, **extras,
     )
 
 
@@ -127,8 +99,6 @@ def run(args: argparse.Namespace) -> int:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.csv:
-        from ..results.formats import write_csv
-
         write_csv([csv_row(result)], CSV_COLUMNS)
     else:
         print_result(result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..boards import all_boards
+from mcubench.core.boards import all_boards
 
 
 def register(sub):

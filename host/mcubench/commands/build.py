@@ -17,12 +17,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..boards import load_board
-from ..fileio import write_json_atomic
-from ..identity import git_hash, tool_version
-from ..pipeline import BenchRequest, BuiltImage, build_stage, fit_problem, flash_split
-from ..runtimes.tflm import add_tflm_options
-from .bench import add_workload_options, workload_from_args
+from rich.console import Console
+from rich.table import Table
+
+from mcubench.bench.pipeline import BuiltImage, build_stage, fit_problem
+from mcubench.bench.request import BenchRequest
+from mcubench.commands.bench import add_workload_options, workload_from_args
+from mcubench.core.boards import load_board
+from mcubench.core.fileio import write_json_atomic
+from mcubench.core.identity import git_hash, tool_version
 
 BUILD_SCHEMA_ID = "mcubench.build/1"
 
@@ -35,7 +38,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--memory-of", metavar="BOARD", help="check the fit against this board's flash/RAM limits")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs the image will make at boot (default 1)")
     p.add_argument("--runs", type=int, default=5, help="timed runs the image will make at boot (default 5)")
-    add_tflm_options(p)
     p.add_argument("--json", action="store_true", help="print the build record as JSON on stdout")
     p.add_argument("--out", type=Path, help="also write the build record (JSON) here")
     p.add_argument("--verbose", "-v", action="store_true", help="show the commands run")
@@ -67,7 +69,7 @@ def build_record(request: BenchRequest, built: BuiltImage) -> dict[str, Any]:
             "flash_bytes": sizes.flash,
             "static_ram_bytes": sizes.static_ram,
             "arena_bytes": built.project.sources.arena_bytes,
-            "flash_split": flash_split(request.runtime, built.image, sizes),
+            "flash_split": built.flash_split.to_dict() if built.flash_split is not None else None,
             "sections": sizes.to_dict(),
             "limits": built.limits,
         },
@@ -96,9 +98,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_record(record: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     ident, mem = record["identity"], record["memory"]
     limits = mem["limits"]
     table = Table(title=f"{ident['model']['name']} · {ident['runtime']} · built for {ident['board']}", header_style="bold")

@@ -14,9 +14,13 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import UserError
-from ..estimate import load_cost_model, parse_report
-from ..estimate.calibration import (
+from mcubench.bench.pipeline import run_bench
+from mcubench.bench.request import BenchRequest
+from mcubench.core.boards import load_board
+from mcubench.core.errors import UserError
+from mcubench.core.types import RunOptions, WorkloadSpec
+from mcubench.estimate import load_cost_model, parse_report
+from mcubench.estimate.calibration import (
     compute_correction,
     correction_path,
     load_correction,
@@ -24,6 +28,7 @@ from ..estimate.calibration import (
     read_correction,
     save_correction,
 )
+from mcubench.targets import get_target
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -111,14 +116,8 @@ def pairs_from_figures(path: Path, board: str, model_version: str) -> tuple[dict
 
 def _live_pairs(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float]], str]:
     """Runs the workload on the board and under the estimate; needs the board attached."""
-    from ..pipeline import BenchRequest, run_bench
-    from ..runtimes import WorkloadSpec
-    from ..targets import RunOptions, get_target
-
     board_target = get_target("hardware")
     if args.port is None:  # before two builds: is the board there at all?
-        from ..boards import load_board
-
         try:
             board_target.find_port(load_board(args.board))
         except UserError as err:
@@ -130,7 +129,7 @@ def _live_pairs(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float]
     on_board = run_bench(BenchRequest(workload=WorkloadSpec(args.workload, {}), board=args.board, target="hardware",
                                       options=RunOptions(timeout=args.timeout, port=args.port)))
     emulated = run_bench(BenchRequest(workload=WorkloadSpec(args.workload, {}), board="mps2-an386", target="qemu",
-                                      options=RunOptions(timeout=args.timeout, estimate_board=args.board)))
+                                      estimate=args.board, options=RunOptions(timeout=args.timeout)))
     pairs = pairs_from_results(on_board.result, emulated.result)
     return pairs, f"workload {args.workload}: board build {on_board.image.build_id}, emulated build {emulated.image.build_id}"
 

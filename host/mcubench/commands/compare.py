@@ -9,10 +9,11 @@ import argparse
 import math
 import sys
 
-from ..results.compare import Comparison, Verdict, check, compare, parse_thresholds, resolve, resolve_baseline
-from ..results.formats import add_format_options, console, human, print_table, write_csv, write_json
-from ..results.history import History
-from .history import add_filter_options, filters_of
+from mcubench.commands.history import add_filter_options, filters_of
+from mcubench.results.compare import Comparison, Verdict, check, compare, parse_thresholds, resolve, resolve_baseline
+from mcubench.results.formats import add_format_options, console, human, print_table, write_csv, write_json
+from mcubench.results.history import History
+from mcubench.results.record import label
 
 CSV_COLUMNS = ["kind", "name", "unit", "a", "b", "delta", "delta_pct", "note", "exceeded"]
 
@@ -71,8 +72,6 @@ def _signed(value: float | None) -> str:
 
 
 def print_comparison(c: Comparison, where_a: str, where_b: str, verdicts: list[Verdict]) -> None:
-    from ..results.record import label
-
     out = console()
     out.print(f"A: {label(c.a)}  [{where_a}]", markup=False, highlight=False)
     out.print(f"B: {label(c.b)}  [{where_b}]", markup=False, highlight=False)

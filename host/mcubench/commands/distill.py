@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from mcubench.commands.model_variants import add_source_args, run_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..models.pipeline import add_source_args
-
     p = subparsers.add_parser("distill", help="knowledge distillation into a narrower student, then quantize it")
     add_source_args(p)
     p.add_argument("--width", type=float, default=0.5, help="student width relative to the teacher (default 0.5)")
@@ -19,8 +19,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models.pipeline import run_command
-
     common = {"width": args.width, "temperature": args.temperature, "alpha": args.alpha, "epochs": args.epochs, "seed": args.seed}
     recipes = [("int8", {}), ("distill", {**common, "quantize": "float32"}), ("distill", {**common, "quantize": "int8"})]
     return run_command(args, "distill", recipes)

@@ -14,9 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import UserError
-from ..pio_offline import pio_executable, tool_scons_dir
-from ..targets import EMULATORS, ToolStatus, get_emulator
+from mcubench.core.boards import DEFAULT_BOARD, all_boards, load_board
+from mcubench.core.errors import UserError
+from mcubench.core.pio_offline import pio_executable, tool_scons_dir
+from mcubench.targets.base import ToolStatus
+from mcubench.targets.emulators import EMULATORS, get_emulator
 
 SETUP = "bash host/dev.sh setup"
 
@@ -93,8 +95,6 @@ def check_optional() -> list[ToolStatus]:
 def _attached_boards() -> ToolStatus:
     from serial.tools import list_ports
 
-    from ..boards import all_boards
-
     seen = []
     for board in all_boards():
         for usb in board.usb:
@@ -107,10 +107,11 @@ def _attached_boards() -> ToolStatus:
 
 def gather() -> list[ToolStatus]:
     statuses = [*check_toolchain(), *check_platformio()]
+    default_target = load_board(DEFAULT_BOARD).default_target
     for name in EMULATORS:
         for status in get_emulator(name).status():
-            # QEMU runs the default job; other emulators are optional.
-            statuses.append(status if name == "qemu" else ToolStatus(status.name, status.found, status.detail, status.remedy, False))
+            # The emulator of the default job is required; other emulators are optional.
+            statuses.append(status if name == default_target else ToolStatus(status.name, status.found, status.detail, status.remedy, False))
     statuses += check_optional()
     return statuses
 

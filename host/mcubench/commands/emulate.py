@@ -18,13 +18,19 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..boards import Board, all_boards, check_fit, load_board
-from ..errors import UserError
-from ..fileio import write_bytes_atomic
-from ..paths import work_dir
-from ..targets import EMULATORS, Emulator, EmulatorTarget, Image, RunOptions, get_emulator
-from ..targets.renode import Renode, board_for_target
-from .bench import parse_params
+from mcubench.bench.build import build
+from mcubench.bench.render import project_dir_for, render_project
+from mcubench.core.boards import Board, all_boards, check_fit, load_board
+from mcubench.core.elf import elf_sizes
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_bytes_atomic
+from mcubench.core.params import parse_params
+from mcubench.core.paths import work_dir
+from mcubench.core.types import Image, RunOptions, WorkloadSpec
+from mcubench.targets.emulator import Emulator, EmulatorTarget
+from mcubench.targets.emulators import EMULATORS, get_emulator
+from mcubench.targets.renode import Renode, RenodeOptions, board_for_target
+from mcubench.targets.renode_scripts import RenodeMachine, write_scripts
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -93,9 +99,6 @@ def build_for_emulator(emulator: Emulator, board: Board, workload_name: str, par
                        out_dir: Path, verbose: bool = False) -> EmulationImage:
     """Renders and builds the benchmark image for ``board`` under ``emulator`` and copies the
     ELF into ``out_dir`` as `<board>-<port>.elf`; refuses an image that does not fit."""
-    from ..build import build, elf_sizes
-    from ..render import project_dir_for, render_project
-    from ..runtimes import WorkloadSpec
 
     image_board = board_for_target(board, emulator.name)
     workload = WorkloadSpec(workload_name, params=dict(params), warmup=warmup, runs=runs)
@@ -148,8 +151,6 @@ def run(args: argparse.Namespace) -> int:
 
     scripts = None
     if isinstance(emulator, Renode):
-        from ..renode_scripts import RenodeMachine, write_scripts
-
         machine = RenodeMachine.from_board(board)
         scripts = write_scripts(machine, built.image.elf, out_dir, robot=args.robot, workload=args.workload,
                                 virtual_timeout=args.timeout)
@@ -164,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         return run_robot(emulator, scripts.robot, built.image.elf, out_dir)
 
     emulator.require()
-    options = RunOptions(timeout=args.timeout, transcript=out_dir / "transcript.log", extra={"workload": args.workload})
+    options = RunOptions(timeout=args.timeout, transcript=out_dir / "transcript.log", target=RenodeOptions(workload=args.workload))
     log = EmulatorTarget(emulator).run(built.image, options)
     if args.verbose:
         print("$ " + " ".join(map(str, log.extra.get("command", []))))

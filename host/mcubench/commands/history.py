@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import UserError
-from ..results.formats import add_format_options, human, print_table, write_csv, write_json
-from ..results.history import History
-from ..results.record import SUMMARY_COLUMNS, figure_value, label, load_result, summary_row
+from mcubench.core.errors import UserError
+from mcubench.results.formats import add_format_options, human, print_table, write_csv, write_json
+from mcubench.results.history import History
+from mcubench.results.record import SUMMARY_COLUMNS, figure_value, label, load_result, summary_row
 
 LIST_COLUMNS = ["id", "created", "variant", "target", "latency", "flash_bytes", "ram_bytes", "accuracy", "git_hash"]
 

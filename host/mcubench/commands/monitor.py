@@ -19,8 +19,12 @@ from typing import Any, Callable, TextIO
 
 import serial
 
-from ..errors import UserError
-from ..protocol import Decoder, Record, encode_record
+from mcubench.core.boards import load_board
+from mcubench.core.errors import UserError
+from mcubench.core.paths import results_dir
+from mcubench.link.protocol import Decoder, Record, encode_record
+from mcubench.link.transport import open_serial
+from mcubench.targets.hardware import describe_ports, ids_text, system_ports
 
 RECORD_MAX = 512
 LINE_MAX = 4 * RECORD_MAX  # longer lines are cut: no record is that long
@@ -258,15 +262,10 @@ class Monitor:
 
 
 def open_serial_port(name: str, baudrate: int = 115200) -> Any:
-    from ..transport import open_serial
-
     return open_serial(name, baudrate=baudrate, read_timeout=0.1)
 
 
 def board_finder(board_id: str) -> Callable[[], str | None]:
-    from ..boards import load_board
-    from ..targets.hardware import system_ports
-
     board = load_board(board_id)
     ids = board.usb_ids("sketch")
 
@@ -295,8 +294,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def session_log_path(given: Path | None) -> Path:
     """--log as given; a directory (existing, or written with a trailing /) gets a timestamped
     file in it; nothing given: results/monitor/<time>.log."""
-    from ..paths import results_dir
-
     name = f"{time.strftime('%Y%m%d-%H%M%S')}.log"
     if given is None:
         return results_dir() / "monitor" / name
@@ -315,9 +312,6 @@ def run(args: argparse.Namespace) -> int:
     if not name:
         name = find() if find else None
         if not name:
-            from ..boards import load_board
-            from ..targets.hardware import describe_ports, ids_text, system_ports
-
             board = load_board(args.board)
             raise UserError(
                 f"no {board.name} found (USB {ids_text(board.usb_ids('sketch'))}); {describe_ports(system_ports())}",

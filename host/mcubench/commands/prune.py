@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from mcubench.commands.model_variants import add_source_args, run_command
+from mcubench.core.errors import UserError
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..models.pipeline import add_source_args
-
     p = subparsers.add_parser("prune", help="pruned variants (constant or polynomial-decay sparsity), evaluated on the host")
     add_source_args(p)
     p.add_argument("--schedule", choices=("constant", "polynomial"), default="constant")
@@ -23,9 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import UserError
-    from ..models.pipeline import run_command
-
     try:
         sparsities = [float(s) for s in args.sparsity.split(",") if s.strip()]
     except ValueError:

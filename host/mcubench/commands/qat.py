@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from mcubench.commands.model_variants import add_source_args, run_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..models.pipeline import add_source_args
-
     p = subparsers.add_parser("qat", help="quantization-aware training (int8) next to PTQ int8")
     add_source_args(p)
     p.add_argument("--epochs", type=int, default=3)
@@ -17,6 +17,4 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models.pipeline import run_command
-
     return run_command(args, "qat", [("int8", {}), ("qat_int8", {"epochs": args.epochs, "learning_rate": args.learning_rate})])

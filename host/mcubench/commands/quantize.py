@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from mcubench.commands.model_variants import add_source_args, parse_recipe_params, run_command
+from mcubench.core.errors import UserError
+from mcubench.recipes import RECIPES
+
 DEFAULT_RECIPES = "int8,int16x8,float16,dynamic"
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..models.pipeline import add_source_args
-
     p = subparsers.add_parser("quantize", help="post-training quantization variants of a model, evaluated on the host")
     add_source_args(p)
     p.add_argument("--recipes", default=DEFAULT_RECIPES, help=f"comma-separated recipe names (default {DEFAULT_RECIPES}); see docs/model-pipeline.md")
@@ -19,16 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import UserError
-    from ..models.pipeline import parse_params, run_command
-    from ..recipes import RECIPES
-
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
     if not names:
         raise UserError("--recipes is empty", f"choose from: {', '.join(RECIPES)}")
     for name in names:
         if name not in RECIPES:
             raise UserError(f"unknown recipe {name!r} in --recipes", f"choose from: {', '.join(RECIPES)}")
-    params = parse_params(args.param)
+    params = parse_recipe_params(args.param)
     recipes = [(n, {**params.get("*", {}), **params.get(n, {})}) for n in names if n != "float32"]
     return run_command(args, "quantize", recipes)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import UserError
-from ..results.formats import add_format_options, print_table, write_csv, write_json
-from ..results.history import History
-from ..results.record import load_result
-from ..results.report import build_report, default_out_dir, summary_rows, write_report
-from .history import add_filter_options, filters_of
+from mcubench.commands.history import add_filter_options, filters_of
+from mcubench.core.errors import UserError
+from mcubench.results.formats import add_format_options, print_table, write_csv, write_json
+from mcubench.results.history import History
+from mcubench.results.record import load_result
+from mcubench.results.report import build_report, default_out_dir, summary_rows, write_report
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -11,8 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import UserError
-from ..sweep import SweepInterrupted, SweepSummary, example_config, load_config, run_sweep, write_sweep_report
+from mcubench.core.errors import UserError
+from mcubench.results.history import History
+from mcubench.sweep import SweepInterrupted, SweepSummary, example_config, load_config, run_sweep, write_sweep_report
 
 
 def register(sub):
@@ -36,8 +37,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--workers must be at least 1", "e.g. --workers 2")
     config = example_config() if args.example else load_config(args.config)
     if args.dry_run:
-        from ..results.history import History
-
         done = History().keys()
         for spec in config.jobs:
             print(f"{'done' if spec.key() in done else 'todo'}  {spec.key()[:12]}  {spec.label()}")
@@ -81,8 +80,6 @@ def _run_with_progress(config, args) -> SweepSummary:
 def _print_summary(summary: SweepSummary) -> None:
     from rich.console import Console
     from rich.table import Table
-
-    from ..results.history import History
 
     console = Console()
     if summary.results:

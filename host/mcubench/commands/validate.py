@@ -21,8 +21,24 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import UserError
-from ..transport import SerialLink
+from mcubench.bench.build import build
+from mcubench.bench.collect import _assemble_output
+from mcubench.bench.render import render_project
+from mcubench.commands.options import add_runtime_options, add_target_options, runtime_options, target_options
+from mcubench.core.boards import load_board
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_json_atomic
+from mcubench.core.types import Image, RunOptions, WorkloadSpec
+from mcubench.link.runlog import RunLog
+from mcubench.link.transport import SerialLink
+from mcubench.models import tflm_host
+from mcubench.models.bench_input import read_tflite
+from mcubench.models.data import load_dataset
+from mcubench.models.evaluate import io_quantization, quantize_input
+from mcubench.recipes.variants import example_variant
+from mcubench.runtimes import default_model_runtime, get_runtime, model_runtimes
+from mcubench.targets import get_target
+from mcubench.targets.base import Capability
 
 # Input bytes per `input` command: 2 hex digits per byte keeps a record well under 512 bytes.
 INPUT_CHUNK = 192
@@ -44,8 +60,6 @@ class Validation:
 
 def upload_and_invoke(link: SerialLink, data: bytes, timeout: float = 30.0) -> bytes:
     """One sample: write the input tensor in chunks, invoke, read the output back."""
-    from ..collect import _assemble_output
-    from ..targets.base import RunLog
 
     for off in range(0, len(data), INPUT_CHUNK):
         link.command("input", off=off, hex=data[off : off + INPUT_CHUNK].hex().upper())
@@ -93,13 +107,11 @@ def score(device: list[np.ndarray], host: list[np.ndarray], labels: np.ndarray |
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..runtimes.tflm import add_tflm_options
-
     p = sub.add_parser("validate", help="upload K test inputs to the device, compare outputs with labels and the host TFLM interpreter")
     p.add_argument("model", nargs="?", type=Path, help="a .tflite model (or use --example)")
     p.add_argument("--example", help="a built-in example (digits, sine, kws_dscnn) quantized with --recipe")
     p.add_argument("--recipe", default="int8")
-    p.add_argument("--runtime", choices=("tflm", "aot"), default=None,
+    p.add_argument("--runtime", choices=model_runtimes(), default=None,
                    help="runtime on the device (default: tflm with TFLM sources or on an Arduino board, else aot)")
     p.add_argument("--data", help="dataset with x_test/y_test (.npz or module:function); default: the example's")
     p.add_argument("--samples", "-k", type=int, default=20, help="test samples to run on the device (default 20)")
@@ -109,65 +121,32 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--out", type=Path, help="write the validation JSON here")
     p.add_argument("--json", action="store_true")
-    add_tflm_options(p)
+    add_runtime_options(p)
+    add_target_options(p)
     p.set_defaults(func=run)
     return p
 
 
-def _open_session(image, target_name: str, options, inputs: list[bytes]) -> list[bytes]:
+def _open_session(image: Image, target_name: str, options: RunOptions, inputs: list[bytes]) -> list[bytes]:
     """Runs the validation session on the chosen target, always stopping what it started."""
-    from ..targets import get_emulator
-    from ..targets.emulator import connect_with_retry
-
-    if target_name == "hardware":
-        from ..targets.hardware import HardwareTarget
-
-        target = HardwareTarget()
-        holder: dict[str, list[bytes]] = {}
-        options.extra["session"] = lambda link, opts: holder.__setitem__("out", validation_session(link, inputs, opts.timeout))
-        target.run(image, options)
-        return holder["out"]
-    emulator = get_emulator(target_name)
-    running = emulator.start(image, image.elf.parent, options)
-    link = None
-    try:
-        link = connect_with_retry(running.serial_url, running)
-        outputs = validation_session(link, inputs, options.timeout)
-        link.command("exit", status=0)
-        return outputs
-    finally:
-        if link is not None:
-            link.close()
-        running.stop()
+    target = get_target(target_name)
+    target.require(Capability.INPUT_UPLOAD, "upload inputs to the device (validate)")
+    with target.session(image, options) as session:
+        return validation_session(session.link, inputs, options.timeout)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..boards import load_board
-    from ..build import build
-    from ..fileio import write_json_atomic
-    from ..models import tflm_host
-    from ..models.evaluate import io_quantization, quantize_input
-    from ..render import render_project
-    from ..models_bridge import default_model_runtime
-    from ..runtimes import WorkloadSpec
-    from ..runtimes.tflm import example_model, tflm_workload
-    from ..targets.base import RunOptions
-
     if (args.model is None) == (args.example is None):
         raise UserError("give a model file or --example", "e.g. mcubench validate --example digits")
     if args.samples < 1:
         raise UserError("--samples must be at least 1", "e.g. --samples 20")
     dataset = None
     if args.example:
-        model_bytes, dataset = example_model(args.example, args.recipe)
+        model_bytes, dataset = example_variant(args.example, args.recipe)
         name = f"{args.example}_{args.recipe}"
     else:
-        from ..models_bridge import read_tflite
-
         model_bytes, name = read_tflite(args.model), args.model.stem
     if args.data:
-        from ..models.data import load_dataset
-
         dataset = load_dataset(args.data)
     if dataset is None:
         raise UserError("validation needs test data", "pass --data data.npz with x_test (and y_test for accuracy)")
@@ -179,22 +158,20 @@ def run(args: argparse.Namespace) -> int:
     host = tflm_host.invoke(model_bytes, q)
 
     board = load_board(args.board)
-    runtime = args.runtime or ("tflm" if board.port == "arduino" else default_model_runtime())
-    if runtime == "tflm":
-        workload = tflm_workload(model_bytes, name, input_bytes=inputs[0], cmsis_nn=args.cmsis_nn, tflm_dir=args.tflm_dir)
-    else:
-        workload = WorkloadSpec(name, model_bytes=model_bytes, model_sha256=hashlib.sha256(model_bytes).hexdigest(), input_bytes=inputs[0])
+    runtime = args.runtime or default_model_runtime(board)
+    workload = WorkloadSpec(name, model_bytes=model_bytes, model_sha256=hashlib.sha256(model_bytes).hexdigest(),
+                            input_bytes=inputs[0], options=runtime_options(runtime, args))
     workload.warmup, workload.runs = 0, 1  # the boot benchmark is not what we are here for
     target_name = args.target or board.default_target
     project = render_project(runtime, workload, board.for_target(target_name))
     image = build(project)
-    options = RunOptions(timeout=args.timeout, port=args.port)
+    options = RunOptions(timeout=args.timeout, port=args.port, target=target_options(target_name, args))
     raw = _open_session(image, target_name, options, inputs)
     out_dtype = host.dtype
     device = [np.frombuffer(b, dtype=out_dtype).reshape(host.shape[1:]) for b in raw]
     classification = dataset.task == "classification"
     result = score(device, list(host), None if labels is None else np.asarray(labels).reshape(-1), classification)
-    kernels = ("cmsis_nn" if args.cmsis_nn == "on" else "reference") if runtime == "tflm" else "aot"
+    kernels = get_runtime(runtime).kernels(workload)
     doc = {"model": name, "board": board.id, "target": target_name, "runtime": runtime, "kernels": kernels,
            **result.to_dict()}
     if args.out:

@@ -11,14 +11,9 @@ plus the dynamic effects the plugin tracks. Figures are always labelled as estim
 
 from __future__ import annotations
 
-from .model import (
-    CORE_COSTS_PATH,
-    BoardAssumption,
-    CostModel,
-    load_cost_model,
-)
-from .plugin import build_plugin, costs_file, plugin_spec, qemu_args, report_path_from_args
-from .report import Estimate, RegionEstimate, parse_report
+from mcubench.estimate.model import CORE_COSTS_PATH, BoardAssumption, CostModel, load_cost_model
+from mcubench.estimate.plugin import build_plugin, costs_file, plugin_spec, qemu_args, report_path_from_args
+from mcubench.estimate.report import Estimate, RegionEstimate, parse_report
 
 __all__ = [
     "CORE_COSTS_PATH",

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..fileio import write_json_atomic
-from ..paths import results_dir
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_json_atomic
+from mcubench.core.paths import results_dir
 
 CALIBRATION_FORMAT = "mcubench-calibration/1"
 

@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
-from ..paths import firmware_dir, work_dir
-from .plugin import qemu_args
-from .report import Estimate, parse_report
+from mcubench.core.errors import UserError
+from mcubench.core.paths import firmware_dir, work_dir
+from mcubench.estimate.plugin import qemu_args
+from mcubench.estimate.report import Estimate, parse_report
 
 SOURCES = ("cases.S", "dynamic.c")
 LOADTEST_SOURCES = (*SOURCES, "heavy.c")

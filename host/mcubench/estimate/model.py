@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import UserError
-from ..paths import boards_dir
+from mcubench.core.errors import UserError
+from mcubench.core.paths import boards_dir
 
 CORE_COSTS_PATH = Path("cores") / "cortex-m4f.json"
 

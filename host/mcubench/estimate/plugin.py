@@ -10,10 +10,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from ..errors import UserError
-from ..fileio import write_text_atomic
-from ..paths import work_dir
-from .model import load_cost_model
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_text_atomic
+from mcubench.core.paths import work_dir
+from mcubench.core.types import EmulatorPlugin
+from mcubench.estimate.model import load_cost_model
 
 PLUGIN_SOURCES = ("mcb_cycles.c", "thumb_decode.c")
 PLUGIN_HEADERS = ("qemu-plugin.h", "thumb_decode.h")
@@ -85,14 +86,20 @@ def costs_file(board_id: str) -> Path:
     return path
 
 
+def estimate_plugin(board_id: str, report_path: Path | str) -> EmulatorPlugin:
+    """The cycle-estimate plugin for `board_id`, writing its report to `report_path` when the
+    emulator exits: what the bench stage hands a target that can load instruction plugins."""
+    report_path = Path(report_path).resolve()
+    if "," in str(report_path):
+        raise UserError(f"the estimate report path may not contain a comma: {report_path}", "pick another directory")
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    return EmulatorPlugin(build_plugin(), (("costs", str(costs_file(board_id))), ("out", str(report_path))))
+
+
 def plugin_spec(board_id: str, report_path: Path | str) -> str:
     """The value of QEMU's `-plugin` option: library path and its arguments."""
-    report_path = Path(report_path).resolve()
-    for p in (str(report_path),):
-        if "," in p:
-            raise UserError(f"the estimate report path may not contain a comma: {p}", "pick another directory")
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    return f"{build_plugin()},costs={costs_file(board_id)},out={report_path}"
+    plugin = estimate_plugin(board_id, report_path)
+    return ",".join([str(plugin.library), *(f"{key}={value}" for key, value in plugin.args)])
 
 
 def qemu_args(board_id: str, report_path: Path | str | None = None) -> list[str]:

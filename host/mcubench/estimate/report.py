@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import UserError
-from .model import BoardAssumption, load_cost_model
+from mcubench.core.errors import UserError
+from mcubench.estimate.calibration import load_correction
+from mcubench.estimate.model import BoardAssumption, load_cost_model
 
 REPORT_FORMAT = "mcubench-cycle-estimate/1"
 UNIT = "estimated cycles (Cortex-M4 cost model, not a measurement)"
@@ -139,7 +140,5 @@ def parse_report(text_or_path: str | Path, *, apply_calibration: bool = True) ->
         open_regions=[int(x) for x in data.get("open_regions", [])],
     )
     if apply_calibration:
-        from .calibration import load_correction
-
         est.correction = load_correction(est.board.board, est.model_version)
     return est

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import evaluate, tflm_host
-from .data import Dataset
-from .tflite_file import TfliteModel, parse_tflite
+from mcubench.models import evaluate, tflm_host
+from mcubench.models.data import Dataset
+from mcubench.models.tflite_file import TfliteModel, parse_tflite
 
 # How many test samples go through the interpreters (TFLM runs one sample per invoke).
 DEFAULT_EVAL_SAMPLES = 500

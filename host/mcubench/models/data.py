@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
+from mcubench.core.errors import UserError
 
 TASKS = ("classification", "regression")
 

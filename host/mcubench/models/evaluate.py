@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
-from . import tf as tfmod
+from mcubench.core.errors import UserError
+from mcubench.models import tf as tfmod
+from mcubench.models.tflite_file import NUMPY_DTYPES, parse_tflite
 
 
 @dataclass
@@ -89,7 +90,6 @@ def lite_predict(tflite_bytes: bytes, x: np.ndarray, source: str = "model") -> t
 
 def io_quantization(tflite_bytes: bytes) -> tuple[tuple[Any, float, int], tuple[Any, float, int]]:
     """(dtype, scale, zero_point) of the first input and output, from the flatbuffer."""
-    from .tflite_file import NUMPY_DTYPES, parse_tflite
 
     model = parse_tflite(tflite_bytes)
     result = []

@@ -5,7 +5,7 @@
 * ``kws_dscnn``: a depthwise-separable CNN of keyword-spotting shape (49x10x1 MFCC input,
   12 classes) trained briefly on *synthetic* data: for latency/size/arena, no accuracy claim.
 
-Trained models are cached under ``mcubench.paths.work_dir()/models/<name>-<key>/`` where the
+Trained models are cached under ``mcubench.core.paths.work_dir()/models/<name>-<key>/`` where the
 key hashes the example's code and seed, so tests and later stages do not retrain.
 """
 
@@ -23,10 +23,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import paths
-from ..errors import UserError
-from . import tf as tfmod
-from .data import Dataset
+from mcubench.core import paths
+from mcubench.core.errors import UserError
+from mcubench.models import tf as tfmod
+from mcubench.models.data import Dataset
 
 # Bump when something outside the builder functions changes what a cached model would be.
 CODE_VERSION = "1"

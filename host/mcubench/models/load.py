@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from . import tf as tfmod
-from .tflite_file import parse_tflite
+from mcubench.core.errors import UserError
+from mcubench.models import tf as tfmod
+from mcubench.models.tflite_file import parse_tflite
 
 
 @dataclass

@@ -15,7 +15,7 @@ import tempfile
 import warnings
 from types import ModuleType
 
-from ..errors import UserError
+from mcubench.core.errors import UserError
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 

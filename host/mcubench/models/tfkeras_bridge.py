@@ -11,8 +11,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ..errors import UserError
-from . import tf as tfmod
+from mcubench.core.errors import UserError
+from mcubench.models import tf as tfmod
 
 _DROPPED = ("_initializer", "_regularizer", "_constraint")
 

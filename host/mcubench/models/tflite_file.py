@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
+from mcubench.core.errors import UserError
 
 # TFLite addresses tensors with 32-bit sizes; a larger one is a damaged shape.
 MAX_TENSOR_BYTES = 2**31

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
-from .tflite_file import parse_tflite
+from mcubench.core.errors import UserError
+from mcubench.models.tflite_file import parse_tflite
 
 ARENA_MARGIN_FRACTION = 0.10
 ARENA_MARGIN_MIN_BYTES = 1024

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
-from ..models import tf as tfmod
-from ..models.data import Dataset
-from ..models.load import SourceModel
-from . import Recipe, Variant
-from .ptq import convert
-from .training import keras_metric
+from mcubench.core.errors import UserError
+from mcubench.models import tf as tfmod
+from mcubench.models.data import Dataset
+from mcubench.models.load import SourceModel
+from mcubench.recipes.base import Recipe, Variant
+from mcubench.recipes.ptq import convert
+from mcubench.recipes.training import keras_metric
 
 SCALED_KEYS = {"Conv2D": "filters", "Dense": "units", "SeparableConv2D": "filters", "Conv1D": "filters"}
 

@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
-from ..models import tf as tfmod
-from ..models.data import Dataset
-from ..models.load import SourceModel
-from ..models.tfkeras_bridge import to_tf_keras
-from . import Recipe, Variant
-from .ptq import convert
-from .training import compile_like, fit_quietly, keras_metric
+from mcubench.core.errors import UserError
+from mcubench.models import tf as tfmod
+from mcubench.models.data import Dataset
+from mcubench.models.load import SourceModel
+from mcubench.models.tfkeras_bridge import to_tf_keras
+from mcubench.recipes.base import Recipe, Variant
+from mcubench.recipes.ptq import convert
+from mcubench.recipes.training import compile_like, fit_quietly, keras_metric
 
 KERNEL_NAMES = ("kernel", "depthwise_kernel")
 

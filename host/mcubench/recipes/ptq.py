@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
-from ..models import tf as tfmod
-from ..models.data import Dataset
-from ..models.load import SourceModel
-from . import Recipe, Variant
+from mcubench.core.errors import UserError
+from mcubench.models import tf as tfmod
+from mcubench.models.data import Dataset
+from mcubench.models.load import SourceModel
+from mcubench.recipes.base import Recipe, Variant
 
 MODES = ("float32", "int8", "int16x8", "float16", "dynamic")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from ..models import tf as tfmod
-from ..models.data import Dataset
-from ..models.load import SourceModel
-from ..models.tfkeras_bridge import to_tf_keras
-from . import Recipe, Variant
-from .ptq import convert
-from .training import compile_like, fit_quietly, keras_metric
+from mcubench.core.errors import UserError
+from mcubench.models import tf as tfmod
+from mcubench.models.data import Dataset
+from mcubench.models.load import SourceModel
+from mcubench.models.tfkeras_bridge import to_tf_keras
+from mcubench.recipes.base import Recipe, Variant
+from mcubench.recipes.ptq import convert
+from mcubench.recipes.training import compile_like, fit_quietly, keras_metric
 
 
 class QatInt8(Recipe):
@@ -24,7 +25,6 @@ class QatInt8(Recipe):
         try:
             qat_model = mot.quantization.keras.quantize_model(base)
         except (ValueError, RuntimeError) as err:
-            from ..errors import UserError
 
             raise UserError(f"QAT cannot wrap model {base.name}: {str(err).splitlines()[0][:300]}", "use layers tfmot supports (Conv2D, DepthwiseConv2D, Dense, pooling, BatchNorm after conv)") from None
         compile_like(qat_model, dataset.task, params["learning_rate"])

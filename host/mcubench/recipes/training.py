@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import evaluate
-from ..models import tf as tfmod
-from ..models.data import Dataset
+from mcubench.models import evaluate
+from mcubench.models import tf as tfmod
+from mcubench.models.data import Dataset
 
 
 def compile_like(model: Any, task: str, learning_rate: float) -> None:

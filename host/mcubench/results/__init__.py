@@ -10,6 +10,6 @@ See docs/results-schema.md and docs/reports.md.
 
 from __future__ import annotations
 
-from .schema import SCHEMA_ID, load_schema, validate, validation_errors
+from mcubench.results.schema import SCHEMA_ID, load_schema, validate, validation_errors
 
 __all__ = ["SCHEMA_ID", "load_schema", "validate", "validation_errors"]

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..paths import project_root
-from .history import History
-from .record import FIGURES, Figure, Record, label, load_result
+from mcubench.core.errors import UserError
+from mcubench.core.paths import project_root
+from mcubench.results.history import History
+from mcubench.results.record import FIGURES, Figure, Record, label, load_result
 
 # ---------------------------------------------------------------- comparison
 

@@ -24,11 +24,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import UserError
-from ..fileio import check_writable
-from ..paths import results_dir
-from .record import Record
-from .schema import validate
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import check_writable
+from mcubench.core.paths import results_dir
+from mcubench.results.record import Record
+from mcubench.results.schema import validate
 
 DB_VERSION = 1
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import UserError
-from .schema import validate
+from mcubench.core.errors import UserError
+from mcubench.results.schema import validate
 
 Record = dict[str, Any]
 

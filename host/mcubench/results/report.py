@@ -13,6 +13,7 @@ and per-layer latency. The HTML embeds its PNGs as data URIs and loads nothing e
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -20,11 +21,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..fileio import write_bytes_atomic, write_text_atomic
-from ..render import template_env
-from .formats import human
-from .record import Record, label
+from mcubench.core.boards import all_board_ids, load_board
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_bytes_atomic, write_text_atomic
+from mcubench.core.paths import results_dir
+from mcubench.core.templates import template_env
+from mcubench.results.formats import human
+from mcubench.results.record import Record, label
 
 UNIT_TEXT = {
     "instructions": "instructions (emulated)",
@@ -120,7 +123,13 @@ def _parts(r: Record) -> list[str]:
     if flavour.startswith(model):  # "kws-ptq_int8" already names the model
         model = ""
     board = ident["board"] + (f"@{ident['memory_of']}" if ident.get("memory_of") else "")
-    return [model, flavour, ident["runtime"], board + ("" if ident["target"] in ("qemu", "hardware") else f" ({ident['target']})")]
+    # The target is named only when it is not the board's own (e.g. renode for the nano33ble).
+    return [model, flavour, ident["runtime"], board + ("" if ident["target"] == _default_target(ident["board"]) else f" ({ident['target']})")]
+
+
+@functools.lru_cache(maxsize=None)
+def _default_target(board_id: str) -> str | None:
+    return load_board(board_id).default_target if board_id in all_board_ids() else None
 
 
 def compact_labels(variants: list[Record]) -> list[str]:
@@ -404,7 +413,7 @@ def build_report(records: list[Record], title: str = "mcubench report") -> Repor
     notes = []
     if len(variants) < len(records):
         notes.append(f"{len(records)} results, {len(variants)} variants: the newest result of each variant is shown.")
-    if any(r["identity"]["target"] in ("qemu", "renode") for r in variants):
+    if any(r["identity"].get("emulator") for r in variants):
         notes.append("Emulated latencies are instruction counts or virtual time, not wall-clock time on a board.")
     if any(r.get("estimate") for r in variants):
         notes.append("'~… (estimate)' figures come from the host cycle model, not from a measurement.")
@@ -459,8 +468,6 @@ def write_report(report: Report, out_dir: Path | str) -> ReportFiles:
 
 
 def default_out_dir() -> Path:
-    from ..paths import results_dir
-
     return results_dir() / "reports" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
 
 

@@ -19,9 +19,11 @@ from typing import Any
 
 import jsonschema
 
-from ..errors import UserError
-
-SCHEMA_ID = "mcubench.result/1"
+from mcubench.bench.result import SCHEMA_ID
+from mcubench.core.errors import UserError
+from mcubench.runtimes import RUNTIMES
+from mcubench.targets import target_names
+from mcubench.targets.emulators import EMULATORS
 
 # Which latency units each timing source can produce (a source never changes meaning).
 UNITS_OF_SOURCE: dict[str, tuple[str, ...]] = {
@@ -31,13 +33,20 @@ UNITS_OF_SOURCE: dict[str, tuple[str, ...]] = {
     "timer": ("cycles", "us"),
     "renode-virtual-time": ("virtual_cycles", "virtual_us"),
 }
-EMULATED_TARGETS = ("qemu", "renode")
 
 
 @functools.lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
+    """schema.json with the schema id and the runtime, target and emulator enums filled in from
+    their one definition each (the registries), so a new runtime or target needs no edit here."""
     text = resources.files(__package__).joinpath("schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    schema = json.loads(text)
+    schema["properties"]["schema"] = {"const": SCHEMA_ID}
+    ident = schema["$defs"]["identity"]["properties"]
+    ident["runtime"] = {"enum": list(RUNTIMES)}
+    ident["target"] = {"enum": target_names()}
+    ident["emulator"] = {"enum": [*EMULATORS, None]}
+    return schema
 
 
 @functools.lru_cache(maxsize=1)
@@ -108,7 +117,7 @@ def consistency_errors(record: dict[str, Any]) -> list[str]:
     for i, op in enumerate(record["ops"]):
         if op["unit"] != unit:
             errors.append(f"ops[{i}].unit: {op['unit']!r} differs from latency.unit {unit!r}")
-    emulated = ident["target"] in EMULATED_TARGETS
+    emulated = ident["target"] in EMULATORS
     if emulated and ident["emulator"] != ident["target"]:
         errors.append(f"identity.emulator: {ident['emulator']!r} but the target is {ident['target']!r}")
     if not emulated and ident["emulator"] is not None:

@@ -1,26 +1,37 @@
-"""Runtimes with an explicit registry (name -> class)."""
+"""Runtimes with an explicit registry (name -> class). Adding one is a module and a line here."""
 
 from __future__ import annotations
 
-import importlib
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.runtimes.aot.runtime import AotRuntime
+from mcubench.runtimes.base import Runtime
+from mcubench.runtimes.builtin import BuiltinRuntime
+from mcubench.runtimes.tflm import TflmRuntime, tflm_dir
 
-from ..errors import UserError
-from .base import Runtime, WorkloadSources, WorkloadSpec
-
-# name -> "module:Class"; imported on use so a runtime's heavy dependencies load only when chosen.
-RUNTIMES: dict[str, str] = {
-    "builtin": "mcubench.runtimes.builtin:BuiltinRuntime",
-    "aot": "mcubench.runtimes.aot.runtime:AotRuntime",
-    "tflm": "mcubench.runtimes.tflm:TflmRuntime",
+RUNTIMES: dict[str, type[Runtime]] = {
+    "builtin": BuiltinRuntime,
+    "aot": AotRuntime,
+    "tflm": TflmRuntime,
 }
+WORKLOAD_RUNTIME = "builtin"  # what runs the built-in workloads (no model)
 
 
 def get_runtime(name: str) -> Runtime:
     try:
-        module, cls = RUNTIMES[name].split(":")
+        return RUNTIMES[name]()
     except KeyError:
         raise UserError(f"unknown runtime `{name}`", f"choose one of: {', '.join(RUNTIMES)}") from None
-    return getattr(importlib.import_module(module), cls)()
 
 
-__all__ = ["RUNTIMES", "Runtime", "WorkloadSources", "WorkloadSpec", "get_runtime"]
+def model_runtimes() -> list[str]:
+    """The runtimes that run a .tflite model."""
+    return [name for name, cls in RUNTIMES.items() if cls.takes_model]
+
+
+def default_model_runtime(board: Board | None = None) -> str:
+    """TFLM when its sources are available (or on an Arduino board, when one is given: the
+    library comes with PlatformIO there), else the ahead-of-time compiler (fully offline)."""
+    if tflm_dir() is not None or (board is not None and board.port == "arduino"):
+        return "tflm"
+    return "aot"

@@ -12,22 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..boards import Board
-
-
-@dataclass
-class WorkloadSpec:
-    """What the firmware should run: a built-in workload with parameters, or a model."""
-
-    name: str  # "dot_int8", or the model's name
-    params: dict[str, Any] = field(default_factory=dict)
-    model_path: Path | None = None  # a .tflite for model runtimes
-    model_bytes: bytes | None = None
-    model_sha256: str | None = None
-    input_bytes: bytes | None = None  # the fixed test input baked into the image (model runtimes)
-    warmup: int = 1
-    runs: int = 5
-    extra: dict[str, Any] = field(default_factory=dict)  # runtime options (e.g. cmsis_nn, dsp)
+from mcubench.core.boards import Board
+from mcubench.core.types import RuntimeOptions, WorkloadSpec, options_as
 
 
 @dataclass
@@ -43,12 +29,44 @@ class WorkloadSources:
     arena_bytes: int | None = None  # the working memory the runtime reserves for the model
 
 
+@dataclass(frozen=True)
+class FlashSplit:
+    """An image's flash by owner: the model's data, the runtime's code, and the rest."""
+
+    model: int
+    runtime: int
+    rest: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"model": self.model, "runtime": self.runtime, "rest": self.rest}
+
+
 class Runtime(ABC):
+    """One runtime: its checks, its rendering, and what only it knows (typed options, a fit
+    check before a build, which flash is whose). Callers ask; they never compare names."""
+
     name: ClassVar[str]
+    takes_model: ClassVar[bool] = True  # False: runs built-in workloads, not a .tflite
+    options_type: ClassVar[type[RuntimeOptions]] = RuntimeOptions
+
+    def options(self, workload: WorkloadSpec) -> Any:
+        """The workload's options for this runtime (its defaults when it has none)."""
+        return options_as(workload.options, self.options_type)
 
     def check(self, workload: WorkloadSpec, board: Board) -> None:
         """Raises UserError when this runtime cannot run the workload on the board."""
 
+    def preflight(self, workload: WorkloadSpec, limits: Board) -> None:
+        """Raises UserError, before anything is built, when the workload cannot fit ``limits``."""
+
     @abstractmethod
     def render_workload(self, workload: WorkloadSpec, board: Board, project_dir: Path) -> WorkloadSources:
         """Writes generated sources (if any) under ``project_dir`` and says how to build them."""
+
+    def flash_split(self, elf: Path, flash_total: int) -> FlashSplit | None:
+        """Flash by owner, from the image's symbols; None when this runtime cannot tell."""
+        return None
+
+    def kernels(self, workload: WorkloadSpec) -> str:
+        """Which kernels the image runs, for reports (e.g. "cmsis_nn")."""
+        return self.name

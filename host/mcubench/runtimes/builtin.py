@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..boards import Board
-from ..errors import UserError
-from .base import Runtime, WorkloadSources, WorkloadSpec
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.core.types import WorkloadSpec
+from mcubench.runtimes.base import Runtime, WorkloadSources
 
 # name -> (source dir under firmware/, {param: (C macro, default, min, max)})
 BUILTIN_WORKLOADS = {
@@ -22,6 +23,7 @@ BUILTIN_WORKLOADS = {
 
 class BuiltinRuntime(Runtime):
     name = "builtin"
+    takes_model = False
 
     def check(self, workload: WorkloadSpec, board: Board) -> None:
         if workload.name not in BUILTIN_WORKLOADS:

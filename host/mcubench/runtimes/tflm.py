@@ -18,14 +18,22 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..boards import Board
-from ..errors import UserError
-from ..fileio import write_text_atomic
-from .base import Runtime, WorkloadSources, WorkloadSpec
+from mcubench.core.boards import Board
+from mcubench.core.elf import flash_symbols
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_text_atomic
+from mcubench.core.identity import tool_version
+from mcubench.core.paths import firmware_dir
+from mcubench.core.templates import template_env, write_if_changed
+from mcubench.core.types import RuntimeOptions, WorkloadSpec
+from mcubench.models import tflm_host
+from mcubench.models.bench_input import test_input
+from mcubench.models.tflite_file import parse_tflite
+from mcubench.runtimes.base import FlashSplit, Runtime, WorkloadSources
 
 TFLM_DIR_ENV = "MCUBENCH_TFLM_DIR"
 # What PlatformIO downloads for an Arduino board when no local checkout is given.
@@ -92,8 +100,6 @@ _DTYPE_BYTES = {"FLOAT32": 4, "INT32": 4, "UINT32": 4, "INT8": 1, "UINT8": 1, "I
 
 
 def model_facts(model_bytes: bytes, source: str = "model") -> ModelFacts:
-    from ..models.tflite_file import parse_tflite
-
     parsed = parse_tflite(model_bytes, source)
     if len(parsed.inputs) != 1 or len(parsed.outputs) != 1:
         raise UserError(
@@ -174,7 +180,6 @@ def arena_plan(model_bytes: bytes, source: str = "model", cache_dir: Path | None
     The exact figure comes from ``mcubench.models.tflm_host.exact_arena`` (the real TFLM
     interpreter, binary search); it is cached by model hash because it takes seconds.
     """
-    from ..models import tflm_host
 
     sha = hashlib.sha256(model_bytes).hexdigest()
     cache = (cache_dir / f"arena-{sha[:20]}.json") if cache_dir else None
@@ -319,8 +324,23 @@ def _flag_bool(value: Any, default: bool = True) -> bool:
     raise UserError(f"--cmsis-nn {value!r} is neither on nor off", "use --cmsis-nn on or --cmsis-nn off")
 
 
+@dataclass(frozen=True)
+class TflmOptions(RuntimeOptions):
+    cmsis_nn: bool = field(default=True, metadata={
+        "help": "CMSIS-NN kernels (on) or TFLM's reference kernels (off)", "choices": ("on", "off")})
+    tflm_dir: str | None = field(default=None, metadata={
+        "help": f"local TFLM checkout in Arduino-library layout (default: ${TFLM_DIR_ENV})"})
+
+    @classmethod
+    def from_cli(cls, values: dict[str, Any]) -> "TflmOptions":
+        directory = values.get("tflm_dir")
+        return cls(cmsis_nn=_flag_bool(values.get("cmsis_nn")),
+                   tflm_dir=str(Path(directory).expanduser().resolve()) if directory else None)
+
+
 class TflmRuntime(Runtime):
     name = "tflm"
+    options_type = TflmOptions
 
     def check(self, workload: WorkloadSpec, board: Board) -> None:
         if workload.model_bytes is None:
@@ -332,8 +352,9 @@ class TflmRuntime(Runtime):
                 f"test input has {len(workload.input_bytes)} bytes, the model's input tensor {facts.input_bytes}",
                 "give an input of the model's input shape and type",
             )
-        cmsis_nn = _flag_bool(workload.extra.get("cmsis_nn"))
-        directory = tflm_dir(workload.extra.get("tflm_dir"))
+        options = self.options(workload)
+        cmsis_nn = _flag_bool(options.cmsis_nn)
+        directory = tflm_dir(options.tflm_dir)
         if directory is not None:
             check_tflm_dir(directory)
         elif board.port != "arduino":
@@ -356,18 +377,15 @@ class TflmRuntime(Runtime):
                 )
 
     def render_workload(self, workload: WorkloadSpec, board: Board, project_dir: Path) -> WorkloadSources:
-        from ..identity import tool_version
-        from ..render import template_env, write_if_changed
-
         assert workload.model_bytes is not None
         name = workload.name
         facts = model_facts(workload.model_bytes, name)
         methods = resolver_methods_for(facts, name)
         sha = workload.model_sha256 or hashlib.sha256(workload.model_bytes).hexdigest()
-        cmsis_nn = _flag_bool(workload.extra.get("cmsis_nn"))
-        workload.extra["cmsis_nn"] = cmsis_nn
+        options = self.options(workload)
+        cmsis_nn = _flag_bool(options.cmsis_nn)
         plan = arena_plan(workload.model_bytes, name, cache_dir=project_dir / ".mcubench")
-        directory = tflm_dir(workload.extra.get("tflm_dir"))
+        directory = tflm_dir(options.tflm_dir)
         input_data = workload.input_bytes if workload.input_bytes is not None else bytes(facts.input_bytes)
         kernels = "CMSIS-NN" if cmsis_nn else "reference"
         version = tflm_version(directory) if directory else tflm_lib_dep().rsplit("#", 1)[-1][:12]
@@ -401,8 +419,6 @@ class TflmRuntime(Runtime):
         gen = project_dir / "workload"
         write_if_changed(gen / "model_data.cc", env.get_template("tflm/model_data.cc.j2").render(context))
         write_if_changed(gen / "workload.cc", env.get_template("tflm/workload.cc.j2").render(context))
-
-        from ..paths import firmware_dir
 
         # -g1: line tables for addr2line without -g3's macro tables, which double TFLM's compile time.
         flags = ["-DTF_LITE_STATIC_MEMORY", "-g1", f"-I{firmware_dir() / 'runtimes' / 'tflm'}"]
@@ -460,13 +476,20 @@ class TflmRuntime(Runtime):
         )
 
 
+    def preflight(self, workload: WorkloadSpec, limits: Board) -> None:
+        # A TFLM build takes minutes: refuse a model that cannot fit before it.
+        if workload.model_bytes is not None:
+            preflight_fit(workload.model_bytes, limits, workload.name)
+
+    def flash_split(self, elf: Path, flash_total: int) -> FlashSplit:
+        split = flash_split(elf, flash_total)
+        return FlashSplit(split["model"], split["tflm"], max(flash_total - split["model"] - split["tflm"], 0))
+
+    def kernels(self, workload: WorkloadSpec) -> str:
+        return "cmsis_nn" if _flag_bool(self.options(workload).cmsis_nn) else "reference"
+
+
 # ----------------------------------------------------------------------------- workloads
-
-
-def add_tflm_options(parser: Any) -> None:
-    """The TFLM options every command that renders a TFLM project shares."""
-    parser.add_argument("--cmsis-nn", choices=("on", "off"), default="on", help="CMSIS-NN kernels (on) or TFLM's reference kernels (off)")
-    parser.add_argument("--tflm-dir", default=None, help=f"local TFLM checkout in Arduino-library layout (default: ${TFLM_DIR_ENV})")
 
 
 def tflm_workload(
@@ -480,31 +503,15 @@ def tflm_workload(
 ) -> WorkloadSpec:
     """A WorkloadSpec for the tflm runtime; the input defaults to the bench's fixed test vector."""
     if input_bytes is None:
-        from ..models_bridge import test_input
-
         _, input_bytes = test_input(model_bytes)
-    extra: dict[str, Any] = {"cmsis_nn": _flag_bool(cmsis_nn)}
-    if tflm_dir:
-        extra["tflm_dir"] = str(Path(tflm_dir).expanduser().resolve())
     return WorkloadSpec(
         name=name,
         model_path=model_path,
         model_bytes=model_bytes,
         model_sha256=hashlib.sha256(model_bytes).hexdigest(),
         input_bytes=input_bytes,
-        extra=extra,
+        options=TflmOptions.from_cli({"cmsis_nn": cmsis_nn, "tflm_dir": tflm_dir}),
     )
-
-
-def example_model(name: str, recipe: str = "int8", seed: int = 0) -> tuple[bytes, Any]:
-    """A built-in example trained (cached) and converted with ``recipe``: (tflite bytes, dataset)."""
-    from ..models.examples import load_example
-    from ..models.load import as_source
-    from ..recipes import get_recipe
-
-    example = load_example(name, seed=seed)
-    variant = get_recipe(recipe).apply(as_source(example.model), example.dataset, {})
-    return variant.tflite_bytes, example.dataset
 
 
 # ----------------------------------------------------------------------------- fit before build
@@ -572,23 +579,10 @@ def flash_split(elf: Path, flash_total: int) -> dict[str, int]:
     ``tflite`` namespace, CMSIS-NN's ``arm_*`` kernels, flatbuffers) and the rest (benchmark
     core, port, C library, startup). Sizes of symbols in loaded, read-only or initialised
     sections; ``rest`` is what the symbols leave of ``flash_total``."""
-    from elftools.elf.constants import SH_FLAGS
-    from elftools.elf.elffile import ELFFile
-
     model = tflm = 0
-    with open(elf, "rb") as f:
-        elf_file = ELFFile(f)
-        symtab = elf_file.get_section_by_name(".symtab")
-        flash_sections = {
-            i for i, s in enumerate(elf_file.iter_sections())
-            if s["sh_flags"] & SH_FLAGS.SHF_ALLOC and s["sh_type"] != "SHT_NOBITS"
-        }
-        for sym in symtab.iter_symbols() if symtab else []:
-            if sym["st_info"]["type"] not in ("STT_FUNC", "STT_OBJECT") or sym["st_shndx"] not in flash_sections:
-                continue
-            name, size = sym.name, sym["st_size"]
-            if name == "mcb_model_data":
-                model += size
-            elif re.match(r"_ZN?K?\d*(6tflite|11flatbuffers)|_ZNK6tflite|_ZN\w*6tflite|arm_|Register_", name) or "tflite" in name:
-                tflm += size
+    for sym in flash_symbols(elf):
+        if sym.name == "mcb_model_data":
+            model += sym.size
+        elif re.match(r"_ZN?K?\d*(6tflite|11flatbuffers)|_ZNK6tflite|_ZN\w*6tflite|arm_|Register_", sym.name) or "tflite" in sym.name:
+            tflm += sym.size
     return {"model": model, "tflm": tflm, "rest": max(flash_total - model - tflm, 0)}

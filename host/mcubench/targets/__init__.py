@@ -1,53 +1,35 @@
-"""Targets and emulators, with explicit registries."""
+"""Targets with an explicit registry: every emulator (``targets.emulators.EMULATORS``) is a
+target of its own name, plus the targets below. Adding one is a module and a line here."""
 
 from __future__ import annotations
 
-from ..errors import UserError
-from .base import Image, RunLog, RunOptions, Target, ToolStatus
-from .emulator import Emulator, EmulatorTarget
-from .qemu import Qemu
-from .renode import Renode
+from mcubench.core.errors import UserError
+from mcubench.targets.base import Target
+from mcubench.targets.emulator import EmulatorTarget
+from mcubench.targets.emulators import EMULATORS, get_emulator
+from mcubench.targets.hardware import HardwareTarget
+from mcubench.targets.labgrid import LabgridTarget
 
-# Emulators by name. Order matters for `--emulator auto`: the first present that can run the
-# board is used.
-EMULATORS: dict[str, type[Emulator]] = {
-    "qemu": Qemu,
-    "renode": Renode,
+# Targets that are not an emulator, by name.
+TARGETS: dict[str, type[Target]] = {
+    "hardware": HardwareTarget,  # a board on USB serial
+    "labgrid": LabgridTarget,  # a board on a labgrid place (the `farm` extra)
 }
 
 
-def get_emulator(name: str) -> Emulator:
-    try:
-        return EMULATORS[name]()
-    except KeyError:
-        raise UserError(f"unknown emulator `{name}`", f"choose one of: {', '.join(EMULATORS)}") from None
+def target_names() -> list[str]:
+    return [*EMULATORS, *TARGETS]
 
 
 def get_target(name: str) -> Target:
-    """A target by name: an emulator's name, or `hardware`."""
+    """A target by name: an emulator's name, or one of ``TARGETS``."""
     if name in EMULATORS:
         return EmulatorTarget(get_emulator(name))
-    if name == "hardware":
-        from .hardware import HardwareTarget
-
-        return HardwareTarget()
-    if name == "labgrid":  # a board on a labgrid place (the `farm` extra)
-        from .labgrid import LabgridTarget
-
-        return LabgridTarget()
-    known = ", ".join([*EMULATORS, "hardware", "labgrid"])
-    raise UserError(f"unknown target `{name}`", f"choose one of: {known}")
+    if name in TARGETS:
+        return TARGETS[name]()
+    raise UserError(f"unknown target `{name}`", f"choose one of: {', '.join(target_names())}")
 
 
-__all__ = [
-    "EMULATORS",
-    "Emulator",
-    "EmulatorTarget",
-    "Image",
-    "RunLog",
-    "RunOptions",
-    "Target",
-    "ToolStatus",
-    "get_emulator",
-    "get_target",
-]
+def all_targets() -> list[Target]:
+    """Every registered target, for what derives from all of them (CLI flags, doctor)."""
+    return [get_target(name) for name in target_names()]

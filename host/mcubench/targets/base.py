@@ -1,80 +1,33 @@
 """Targets run an image and hand back what came over the serial link.
 
 A board is data; a target is behaviour: ``qemu`` and ``renode`` run images in an emulator,
-``hardware`` flashes a real board. ``Target.run`` checks that the target can take the
-board, then calls ``do_run``. Emulator targets share ``EmulatorTarget``: start the
-emulator, open its UART as a serial URL, collect, stop — always stopping the process.
+``hardware`` flashes a real board, ``labgrid`` one on a shared place. A target owns its
+specifics and declares them, so callers ask instead of comparing names:
+
+* ``capabilities`` — what it can do besides running the benchmark (``Capability``);
+* ``options_type`` — its own typed options (``RunOptions.target``), from which the commands
+  derive their flags;
+* ``session(image, options)`` — its run lifecycle: a context manager that yields an open
+  link to the running image and always stops the emulator or releases the board.
+
+``Target.run`` checks (board, capabilities), then holds the benchmark conversation in a
+session and reads the log. ``validate`` holds its own conversation in the same session.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar
+from enum import Enum
+from typing import Any, Callable, ClassVar
 
-from ..boards import Board
-from ..errors import UserError
-from ..protocol import DecoderStats, Record
-from ..transport import SerialLink
-
-
-@dataclass(frozen=True)
-class Image:
-    """A built firmware image and what it was built for."""
-
-    elf: Path
-    board: Board
-    build_id: str
-    project_dir: Path
-    env: str
-
-
-@dataclass
-class RunOptions:
-    timeout: float = 120.0  # seconds for the whole benchmark session
-    warmup: int | None = None  # None: what the image was built with
-    runs: int | None = None
-    transcript: Path | None = None  # where to save the raw serial log
-    estimate_board: str | None = None  # cycle estimate (QEMU plugin) for this board
-    port: str | None = None  # hardware: serial port or URL; None finds the board by USB ID
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RunLog:
-    """What one run produced: the records, where they came from, and how to read ticks."""
-
-    records: list[Record]
-    target: str
-    emulator: str | None
-    port: str
-    latency_unit: str  # "instructions", "cycles", "virtual_cycles", "us"
-    latency_source: str  # "qemu-icount", "dwt", "renode-virtual-time", "timer"
-    units_per_tick: float  # how many latency units one tick is
-    stats: DecoderStats
-    transcript: bytes = b""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_link(
-        cls, link: SerialLink, *, target: str, emulator: str | None, port: str,
-        latency: tuple[str, str, float], extra: dict[str, Any] | None = None,
-    ) -> "RunLog":
-        """The log of a finished session; ``latency`` is (unit, source, units per tick)."""
-        unit, source, per_tick = latency
-        return cls(
-            records=list(link.records), target=target, emulator=emulator, port=port,
-            latency_unit=unit, latency_source=source, units_per_tick=per_tick,
-            stats=link.decoder.stats, transcript=bytes(link.transcript.received), extra=dict(extra or {}),
-        )
-
-    def of_type(self, rtype: str) -> list[Record]:
-        return [r for r in self.records if r.type == rtype]
-
-    def first(self, rtype: str) -> Record | None:
-        found = self.of_type(rtype)
-        return found[0] if found else None
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.core.types import Image, RunOptions, TargetOptions
+from mcubench.link.protocol import Record
+from mcubench.link.runlog import RunLog
+from mcubench.link.transport import SerialLink
 
 
 @dataclass(frozen=True)
@@ -88,8 +41,29 @@ class ToolStatus:
     required: bool = True
 
 
+class Capability(str, Enum):
+    """What a target can do besides running the benchmark."""
+
+    INSTRUCTION_PLUGIN = "instruction-plugin"  # loads an instrumentation plugin (RunOptions.plugin)
+    INPUT_UPLOAD = "input-upload"  # a session may upload inputs and invoke the model (validate)
+    RESET = "reset"  # resets the board when it flashes it (1200-bps touch, bootloader)
+    RECONNECT = "reconnect"  # follows the board's serial port through USB re-enumeration
+
+
+@dataclass
+class Session:
+    """An open conversation with a running image."""
+
+    link: SerialLink
+    port: str  # where the link is (a device or a URL)
+    is_alive: Callable[[], bool] | None = None  # False once the far end is gone (an emulator exited)
+    facts: dict[str, Any] = field(default_factory=dict)  # what the run log keeps (command, place...)
+
+
 class Target(ABC):
     name: ClassVar[str]
+    capabilities: frozenset[Capability] = frozenset()
+    options_type: type[TargetOptions] = TargetOptions
 
     def supports(self, board: Board) -> str | None:
         """None when this target can run the board, else the reason it cannot."""
@@ -98,14 +72,44 @@ class Target(ABC):
             return f"board `{board.id}` cannot run on target `{self.name}` (it runs on: {known})"
         return None
 
-    def run(self, image: Image, options: RunOptions) -> RunLog:
-        reason = self.supports(image.board)
+    def check(self, board: Board, options: RunOptions | None = None) -> None:
+        """Raises UserError when this target cannot run the board with these options."""
+        reason = self.supports(board)
         if reason:
             raise UserError(reason, "pick another --target or --board (mcubench boards lists them)")
-        return self.do_run(image, options)
+        if options is not None and options.plugin is not None:
+            self.require(Capability.INSTRUCTION_PLUGIN, "load an instrumentation plugin (--estimate)")
+
+    def require(self, capability: Capability, what: str) -> None:
+        if capability not in self.capabilities:
+            able = ", ".join(sorted(self.capabilities)) or "none"
+            raise UserError(f"target `{self.name}` cannot {what} (its capabilities: {able})",
+                            "pick a target that can (mcubench doctor lists the targets)")
+
+    def session(self, image: Image, options: RunOptions) -> AbstractContextManager[Session]:
+        """The run lifecycle: starts or flashes, yields an open link, always stops or releases."""
+        self.check(image.board, options)
+        return self.do_session(image, options)
+
+    def run(self, image: Image, options: RunOptions) -> RunLog:
+        with self.session(image, options) as session:
+            self.converse(session, options)
+        return self.run_log(session, image)
+
+    def converse(self, session: Session, options: RunOptions) -> None:
+        """The benchmark conversation (docs/protocol.md)."""
+        benchmark_session(session.link, options, is_alive=session.is_alive)
+
+    def run_log(self, session: Session, image: Image) -> RunLog:
+        return RunLog.from_link(session.link, target=self.name, emulator=None, port=session.port,
+                                latency=self.latency(session, image), extra=session.facts)
 
     @abstractmethod
-    def do_run(self, image: Image, options: RunOptions) -> RunLog: ...
+    def do_session(self, image: Image, options: RunOptions) -> AbstractContextManager[Session]: ...
+
+    @abstractmethod
+    def latency(self, session: Session, image: Image) -> tuple[str, str, float]:
+        """How the image's ticks read on this target: (unit, source, units per tick)."""
 
     @abstractmethod
     def status(self) -> list[ToolStatus]:

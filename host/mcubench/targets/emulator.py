@@ -15,14 +15,17 @@ import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Iterator
 
-from ..boards import Board
-from ..errors import UserError
-from ..transport import LinkClosed, SerialLink
-from .base import Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session, close_link, hello_timing
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.core.types import Image, RunOptions, TargetOptions
+from mcubench.link.runlog import RunLog
+from mcubench.link.transport import LinkClosed, SerialLink
+from mcubench.targets.base import Capability, Session, Target, ToolStatus, close_link, hello_timing
 
 
 def die_with_parent() -> None:
@@ -54,7 +57,6 @@ class RunningEmulator:
     serial_url: str
     command: list[str]
     log_path: Path
-    artifacts: dict[str, Path] = field(default_factory=dict)  # files the run writes (e.g. an estimate)
 
     def is_alive(self) -> bool:
         return self.process.poll() is None
@@ -83,6 +85,8 @@ class Emulator(ABC):
     latency_unit: ClassVar[str]
     latency_source: ClassVar[str]
     install_hint: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.INPUT_UPLOAD})
+    options_type: ClassVar[type[TargetOptions]] = TargetOptions
 
     def executable(self) -> str | None:
         return shutil.which(self.executable_name)
@@ -107,9 +111,6 @@ class Emulator(ABC):
 
     @abstractmethod
     def status(self) -> list[ToolStatus]: ...
-
-    def finish(self, running: RunningEmulator, options: RunOptions, log: RunLog) -> None:
-        """Hook after the session: e.g. read a plugin's report into ``log.extra``."""
 
 
 def connect_with_retry(url: str, running: RunningEmulator, timeout: float = 20.0) -> SerialLink:
@@ -137,6 +138,8 @@ class EmulatorTarget(Target):
     def __init__(self, emulator: Emulator):
         self.emulator = emulator
         self.name = emulator.name
+        self.capabilities = emulator.capabilities
+        self.options_type = emulator.options_type
 
     def supports(self, board: Board) -> str | None:
         return self.emulator.supports(board)
@@ -144,14 +147,16 @@ class EmulatorTarget(Target):
     def status(self) -> list[ToolStatus]:
         return self.emulator.status()
 
-    def do_run(self, image: Image, options: RunOptions) -> RunLog:
-        workdir = image.elf.parent
+    @contextmanager
+    def do_session(self, image: Image, options: RunOptions) -> Iterator[Session]:
         started = time.monotonic()
-        running = self.emulator.start(image, workdir, options)
+        running = self.emulator.start(image, image.elf.parent, options)
         link: SerialLink | None = None
         try:
             link = connect_with_retry(running.serial_url, running)
-            benchmark_session(link, options, is_alive=running.is_alive)
+            session = Session(link, running.serial_url, running.is_alive, {"command": running.command})
+            yield session
+            # The conversation is over: `exit` ends the emulator cleanly (a plugin reports then).
             link.command("exit", status=0)
             try:
                 link.collect(until=("done",), timeout=5.0, is_alive=running.is_alive, eof_is_error=False)
@@ -170,11 +175,12 @@ class EmulatorTarget(Target):
                 close_link(link, options)
             running.stop()
         running.log_path.unlink(missing_ok=True)  # kept only when the run failed
-        tick_unit, tick_hz, _ = hello_timing(link.records)
-        latency = (self.emulator.latency_unit, self.emulator.latency_source, self.emulator.units_per_tick(tick_hz, tick_unit))
-        log = RunLog.from_link(
-            link, target=self.name, emulator=self.emulator.name, port=running.serial_url, latency=latency,
-            extra={"command": running.command, "emulator_wall_s": time.monotonic() - started},
-        )
-        self.emulator.finish(running, options, log)
-        return log
+        session.facts["emulator_wall_s"] = time.monotonic() - started
+
+    def latency(self, session: Session, image: Image) -> tuple[str, str, float]:
+        tick_unit, tick_hz, _ = hello_timing(session.link.records)
+        return self.emulator.latency_unit, self.emulator.latency_source, self.emulator.units_per_tick(tick_hz, tick_unit)
+
+    def run_log(self, session: Session, image: Image) -> RunLog:
+        return RunLog.from_link(session.link, target=self.name, emulator=self.emulator.name, port=session.port,
+                                latency=self.latency(session, image), extra=session.facts)

@@ -22,16 +22,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ..boards import Board, UsbId
-from ..errors import UserError
-from ..transport import LinkClosed, SerialLink
-from .base import (
-    Image, RunLog, RunOptions, Target, ToolStatus, benchmark_session, board_latency, close_link, hello_timing,
-)
+from mcubench.core.boards import Board, UsbId
+from mcubench.core.errors import UserError
+from mcubench.core.pio_offline import pio_executable
+from mcubench.core.types import Image, RunOptions
+from mcubench.link.transport import LinkClosed, SerialLink
+from mcubench.targets.base import Capability, Session, Target, ToolStatus, board_latency, close_link, hello_timing
 
 BOOTLOADER_WAIT_S = 10.0  # 1200-bps touch -> bootloader port present
 UPLOAD_TIMEOUT_S = 180.0
@@ -104,6 +105,7 @@ def touch_1200bps(device: str, serial_factory: Callable[..., Any] | None = None)
 
 class HardwareTarget(Target):
     name = "hardware"
+    capabilities = frozenset({Capability.INPUT_UPLOAD, Capability.RESET, Capability.RECONNECT})
 
     def __init__(
         self,
@@ -175,7 +177,6 @@ class HardwareTarget(Target):
     def pio_executable(self) -> str:
         if self._pio:
             return self._pio
-        from ..pio_offline import pio_executable
 
         return pio_executable()
 
@@ -227,7 +228,8 @@ class HardwareTarget(Target):
             return f"board `{board.id}` has no USB IDs in its board file, so it cannot be found"
         return reason
 
-    def do_run(self, image: Image, options: RunOptions) -> RunLog:
+    @contextmanager
+    def do_session(self, image: Image, options: RunOptions) -> Iterator[Session]:
         board = image.board
         baud = int(board.serial.get("baudrate", 115200))
         if options.port and "://" in options.port:
@@ -243,15 +245,14 @@ class HardwareTarget(Target):
             back = self.wait_for_port(board, "sketch", REENUMERATE_WAIT_S, what="the board's port after the upload")
             device = back.device
         link = self.open_when_ready(device, baud)
-        # `validate` runs its own conversation (input/invoke per sample) instead of the benchmark.
-        session = options.extra.get("session") or benchmark_session
         try:
-            session(link, options)
+            yield Session(link, device)
         finally:
             close_link(link, options)
-        tick_unit, tick_hz, clock_hz = hello_timing(link.records)
-        latency = board_latency(tick_unit, tick_hz, clock_hz or board.clock_hz, device)
-        return RunLog.from_link(link, target=self.name, emulator=None, port=device, latency=latency)
+
+    def latency(self, session: Session, image: Image) -> tuple[str, str, float]:
+        tick_unit, tick_hz, clock_hz = hello_timing(session.link.records)
+        return board_latency(tick_unit, tick_hz, clock_hz or image.board.clock_hz, session.port)
 
     def status(self) -> list[ToolStatus]:
         found = []

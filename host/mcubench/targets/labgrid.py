@@ -14,46 +14,51 @@ emulator's, never as a board's cycles).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import serial
 
-from ..boards import Board
-from ..errors import UserError
-from ..farm.labgrid_client import INSTALL_HINT, LabgridClient, PlaceState, RemoteResource, client_executable
-from ..farm.upload import ExporterHost, get_uploader
-from ..transport import LinkClosed, LinkTimeout, SerialLink
-from .base import Image, RunLog, RunOptions, Target, ToolStatus, board_latency, close_link, hello_timing
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.core.params import parse_params
+from mcubench.core.types import Image, RunOptions, TargetOptions, options_as
+from mcubench.link.runlog import RunLog
+from mcubench.link.transport import LinkClosed, LinkTimeout, SerialLink
+from mcubench.targets.base import Capability, Session, Target, ToolStatus, board_latency, close_link, hello_timing
+from mcubench.targets.emulators import get_emulator
+from mcubench.targets.farm.labgrid_client import INSTALL_HINT, LabgridClient, PlaceState, RemoteResource, client_executable
+from mcubench.targets.farm.upload import ExporterHost, get_uploader
 
 DEFAULT_ACQUIRE_TIMEOUT = 600.0  # seconds a request waits for its place
 
 
-def add_labgrid_options(p: argparse.ArgumentParser) -> None:
-    """The options of `--target labgrid`, for every command that runs an image."""
-    g = p.add_argument_group("labgrid (--target labgrid)")
-    g.add_argument("--place", help="labgrid place to run on (default: LG_PLACE)")
-    g.add_argument("--tags", action="append", default=[], metavar="KEY=VALUE",
-                   help="instead of --place: any free place with these tags (board=<--board> is added)")
-    g.add_argument("--coordinator", metavar="HOST:PORT", help="labgrid coordinator (default: LG_COORDINATOR, else 127.0.0.1:20408)")
-    g.add_argument("--acquire-timeout", type=float, default=None, metavar="SECONDS",
-                   help=f"how long to wait for the place to be free (default {DEFAULT_ACQUIRE_TIMEOUT:.0f})")
+@dataclass
+class PlaceSession(Session):
+    emulator: str | None = None  # the place's `emulator` tag: an emulator stands in for the board
 
 
-def labgrid_options(args: argparse.Namespace) -> dict[str, Any]:
-    """What ``add_labgrid_options`` parsed, for ``RunOptions.extra``."""
-    return {
-        "labgrid": {
-            "place": getattr(args, "place", None),
-            "tags": list(getattr(args, "tags", None) or []),
-            "coordinator": getattr(args, "coordinator", None),
-            "acquire_timeout": getattr(args, "acquire_timeout", None),
-        }
-    }
+@dataclass(frozen=True)
+class LabgridOptions(TargetOptions):
+    """Which place to run on: a name, or tags any free place must have."""
+
+    place: str | None = field(default=None, metadata={"help": "labgrid place to run on (default: LG_PLACE)"})
+    tags: tuple[str, ...] = field(default=(), metadata={
+        "help": "instead of --place: any free place with these tags (board=<--board> is added)",
+        "metavar": "KEY=VALUE", "action": "append"})
+    coordinator: str | None = field(default=None, metadata={
+        "help": "labgrid coordinator (default: LG_COORDINATOR, else 127.0.0.1:20408)", "metavar": "HOST:PORT"})
+    acquire_timeout: float | None = field(default=None, metadata={
+        "help": f"how long to wait for the place to be free (default {DEFAULT_ACQUIRE_TIMEOUT:.0f})",
+        "metavar": "SECONDS", "type": float})
+
+    @classmethod
+    def from_cli(cls, values: dict[str, Any]) -> "LabgridOptions":
+        return cls(**{**values, "tags": tuple(values.get("tags") or ())})
 
 
 @dataclass
@@ -70,24 +75,18 @@ class LabgridRequest:
 
     @classmethod
     def from_options(cls, options: RunOptions) -> "LabgridRequest":
-        given = dict(options.extra.get("labgrid") or {})
-        tags = {}
-        for pair in given.get("tags") or []:
-            key, eq, value = pair.partition("=")
-            if not eq or not key:
-                raise UserError(f"--tags {pair!r} is not KEY=VALUE", "e.g. --tags lab=shelf1")
-            tags[key] = value
-        place = given.get("place") or (None if tags else os.environ.get("LG_PLACE"))
+        given = options_as(options.target, LabgridOptions)
+        tags = parse_params(list(given.tags), option="--tags", example="lab=shelf1")
+        place = given.place or (None if tags else os.environ.get("LG_PLACE"))
         if place and tags:
             raise UserError("give either --place or --tags, not both", "--place NAME takes one place; --tags k=v any free matching place")
         if not place and not tags:
             raise UserError("--target labgrid needs a place", "pass --place NAME or --tags KEY=VALUE (or set LG_PLACE)")
-        timeout = given.get("acquire_timeout")
         return cls(
             place=place,
             tags=tags,
-            coordinator=given.get("coordinator"),
-            acquire_timeout=DEFAULT_ACQUIRE_TIMEOUT if timeout is None else float(timeout),
+            coordinator=given.coordinator,
+            acquire_timeout=DEFAULT_ACQUIRE_TIMEOUT if given.acquire_timeout is None else float(given.acquire_timeout),
         )
 
     def filters(self, board: Board) -> dict[str, str]:
@@ -108,6 +107,8 @@ def serial_url(resource: RemoteResource) -> str:
 
 class LabgridTarget(Target):
     name = "labgrid"
+    capabilities = frozenset({Capability.RESET, Capability.RECONNECT})
+    options_type = LabgridOptions
 
     def __init__(self, verbose: bool = False):
         self.verbose = verbose
@@ -129,7 +130,8 @@ class LabgridTarget(Target):
 
     # -- the run ----------------------------------------------------------------------------------
 
-    def do_run(self, image: Image, options: RunOptions) -> RunLog:
+    @contextmanager
+    def do_session(self, image: Image, options: RunOptions) -> Iterator[Session]:
         request = LabgridRequest.from_options(options)
         client = LabgridClient(request.coordinator, log=self._log)
         filters = request.filters(image.board)
@@ -148,7 +150,8 @@ class LabgridTarget(Target):
         try:
             place = client.acquire(token)
             _say(f"acquired place `{place}` at {time.time():.3f} (coordinator {client.coordinator})")
-            return self._run_on_place(client, place, image, options, request)
+            with self._session_on_place(client, place, image, options, request) as session:
+                yield session
         finally:
             try:
                 if place is not None:
@@ -165,7 +168,9 @@ class LabgridTarget(Target):
             finally:
                 client.cancel(token)
 
-    def _run_on_place(self, client: LabgridClient, place: str, image: Image, options: RunOptions, request: LabgridRequest) -> RunLog:
+    @contextmanager
+    def _session_on_place(self, client: LabgridClient, place: str, image: Image, options: RunOptions,
+                          request: LabgridRequest) -> Iterator[Session]:
         state = client.show(place)
         board_tag = state.tags.get("board")
         if board_tag and board_tag != image.board.id:
@@ -180,17 +185,20 @@ class LabgridTarget(Target):
         port = self._wait_serial(client, place, request.serial_ready_timeout)
         url = serial_url(port)
         link = self._connect(url, request.serial_ready_timeout)
-        try:
-            shared_board_session(link, options)
-        finally:
-            close_link(link, options)
-        return self._run_log(link, url, state, image, {
+        facts = {
             "place": place,
             "coordinator": client.coordinator,
             "exporter_host": exporter.host,
             "device": port.device_path,
             "upload_command": upload_command,
-        })
+        }
+        try:
+            yield PlaceSession(link, url, facts=facts, emulator=state.tags.get("emulator") or None)
+        finally:
+            close_link(link, options)
+
+    def converse(self, session: Session, options: RunOptions) -> None:
+        shared_board_session(session.link, options)
 
     @staticmethod
     def _serial_resource(state: PlaceState, place: str) -> RemoteResource:
@@ -256,19 +264,21 @@ class LabgridTarget(Target):
                                      "is ser2net running on the exporter and the board's port present?") from None
                 time.sleep(0.3)
 
-    def _run_log(self, link: SerialLink, url: str, state: PlaceState, image: Image, extra: dict[str, Any]) -> RunLog:
-        tick_unit, tick_hz, clock_hz = hello_timing(link.records)
-        emulator = state.tags.get("emulator")
+    def latency(self, session: Session, image: Image) -> tuple[str, str, float]:
+        tick_unit, tick_hz, clock_hz = hello_timing(session.link.records)
+        emulator = getattr(session, "emulator", None)
         if emulator:
-            from . import get_emulator
-
             emu = get_emulator(emulator)
-            latency = (emu.latency_unit, emu.latency_source, emu.units_per_tick(tick_hz, tick_unit))
-        else:
-            latency = board_latency(tick_unit, tick_hz, clock_hz or image.board.clock_hz, f"labgrid place `{extra['place']}`")
+            return emu.latency_unit, emu.latency_source, emu.units_per_tick(tick_hz, tick_unit)
+        return board_latency(tick_unit, tick_hz, clock_hz or image.board.clock_hz, f"labgrid place `{session.facts['place']}`")
+
+    def run_log(self, session: Session, image: Image) -> RunLog:
         # An emulator behind a place measured these figures: the record says so (the results
         # schema ties emulated units to an emulator target); the place is in extra.
-        return RunLog.from_link(link, target=emulator or self.name, emulator=emulator or None, port=url, latency=latency, extra=extra)
+        emulator = getattr(session, "emulator", None)
+        return RunLog.from_link(session.link, target=emulator or self.name, emulator=emulator, port=session.port,
+                                latency=self.latency(session, image), extra=session.facts)
+
 
 def shared_board_session(link: SerialLink, options: RunOptions, hello_wait: float = 3.0, asks: int = 3) -> None:
     """The benchmark conversation when the boot output may be gone before we listen.

@@ -11,11 +11,21 @@ import re
 import subprocess
 from pathlib import Path
 
-from ..errors import UserError
-from .base import Image, RunLog, RunOptions, ToolStatus
-from .emulator import Emulator, RunningEmulator, die_with_parent, free_tcp_port
+from mcubench.core.errors import UserError
+from mcubench.core.types import EmulatorPlugin, Image, RunOptions
+from mcubench.targets.base import Capability, ToolStatus
+from mcubench.targets.emulator import Emulator, RunningEmulator, die_with_parent, free_tcp_port
 
 ICOUNT_SHIFT = 0  # 2**shift ns of virtual time per instruction
+
+
+def plugin_argument(plugin: EmulatorPlugin) -> str:
+    """The value of `-plugin`: the library, then its arguments (QEMU splits on commas)."""
+    parts = [str(plugin.library), *(f"{key}={value}" for key, value in plugin.args)]
+    bad = [p for p in parts if "," in p]
+    if bad:
+        raise UserError(f"a QEMU plugin argument may not contain a comma: {bad[0]}", "pick another directory")
+    return ",".join(parts)
 
 
 class Qemu(Emulator):
@@ -25,7 +35,10 @@ class Qemu(Emulator):
     latency_source = "qemu-icount"
     install_hint = "sudo apt-get install qemu-system-arm (`bash host/dev.sh setup` does this)"
 
-    def command(self, image: Image, serial_port: int, options: RunOptions, estimate_report: Path | None = None) -> list[str]:
+    # QEMU loads TCG plugins: the bench stage passes the cycle-estimate plugin in.
+    capabilities = frozenset({Capability.INPUT_UPLOAD, Capability.INSTRUCTION_PLUGIN})
+
+    def command(self, image: Image, serial_port: int, options: RunOptions) -> list[str]:
         machine = image.board.targets["qemu"]["machine"]
         cmd = [
             self.require(),
@@ -37,20 +50,15 @@ class Qemu(Emulator):
             "-semihosting-config", "enable=on,target=native",
             "-kernel", str(image.elf),
         ]
-        if estimate_report is not None:
-            from ..estimate import plugin_spec
-
-            cmd += ["-plugin", plugin_spec(options.estimate_board, estimate_report)]
+        if options.plugin is not None:
+            cmd += ["-plugin", plugin_argument(options.plugin)]
         return cmd
 
     def start(self, image: Image, workdir: Path, options: RunOptions) -> RunningEmulator:
         port = free_tcp_port()
-        # One log (and estimate report) per run: parallel runs may share an image.
+        # One log per run: parallel runs may share an image.
         log_path = workdir / f"qemu-{port}.log"
-        report = workdir / f"estimate-{port}.json" if options.estimate_board else None
-        if report is not None:
-            report.unlink(missing_ok=True)
-        cmd = self.command(image, port, options, report)
+        cmd = self.command(image, port, options)
         with open(log_path, "wb") as log:
             try:
                 proc = subprocess.Popen(
@@ -58,22 +66,7 @@ class Qemu(Emulator):
                 )
             except OSError as exc:
                 raise UserError(f"cannot start QEMU: {exc}", self.install_hint) from None
-        artifacts = {"estimate": report} if report is not None else {}
-        return RunningEmulator("qemu", proc, f"socket://127.0.0.1:{port}", cmd, log_path, artifacts)
-
-    def finish(self, running: RunningEmulator, options: RunOptions, log: RunLog) -> None:
-        report = running.artifacts.get("estimate")
-        if report is None:
-            return
-        from ..estimate import parse_report
-
-        if not report.is_file():
-            raise UserError(
-                "QEMU exited without writing the cycle-estimate report",
-                f"the image must end with the `exit` command for the plugin to report; command: {' '.join(running.command)}",
-            )
-        log.extra["estimate"] = parse_report(report)
-        report.unlink()
+        return RunningEmulator("qemu", proc, f"socket://127.0.0.1:{port}", cmd, log_path)
 
     def units_per_tick(self, hello_tick_hz: int, tick_unit: str) -> float:
         if tick_unit != "systick" or hello_tick_hz <= 0:

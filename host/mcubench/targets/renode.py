@@ -1,6 +1,6 @@
 """Renode as the emulated Arduino Nano 33 BLE (platform `arduino_nano_33_ble`, nRF52840).
 
-mcubench writes a `.resc` (mcubench.renode_scripts) that creates the board, adds a DWT at the
+mcubench writes a `.resc` (mcubench.targets.renode_scripts) that creates the board, adds a DWT at the
 64 MHz core clock, loads the ELF, serves UART0 on a raw TCP socket on loopback and starts;
 the host reads the protocol from `socket://127.0.0.1:<port>` like any serial port.
 
@@ -22,12 +22,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..boards import Board
-from ..errors import UserError
-from ..fileio import write_text_atomic
-from ..renode_scripts import RenodeMachine, check_resc, render_resc
-from .base import Image, RunOptions, ToolStatus
-from .emulator import Emulator, RunningEmulator, free_tcp_port
+from mcubench.core.boards import Board
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_text_atomic
+from mcubench.core.types import Image, RunOptions, TargetOptions, options_as
+from mcubench.targets.base import ToolStatus
+from mcubench.targets.emulator import Emulator, RunningEmulator, free_tcp_port
+from mcubench.targets.renode_scripts import RenodeMachine, check_resc, render_resc
 
 INSTALL_HINT = (
     "install Renode 1.16 (the linux-portable package or .deb from https://github.com/renode/renode/releases) "
@@ -61,8 +62,14 @@ class RenodeProcess(RunningEmulator):
         return code
 
 
+@dataclasses.dataclass(frozen=True)
+class RenodeOptions(TargetOptions):
+    workload: str = "benchmark"  # the .resc's workload name (`mcubench emulate` passes its own)
+
+
 class Renode(Emulator):
     name = "renode"
+    options_type = RenodeOptions
     executable_name = "renode"
     test_executable_name = "renode-test"
     latency_unit = "virtual_cycles"
@@ -83,7 +90,7 @@ class Renode(Emulator):
         machine = self.machine(image.board)
         self.core_clock_hz = machine.clock_hz
         port = free_tcp_port()
-        workload = str(options.extra.get("workload", "benchmark"))
+        workload = options_as(options.target, RenodeOptions).workload
         text = render_resc(machine, image.elf, port, workload)
         problems = check_resc(text)
         if problems:  # a template bug

@@ -8,9 +8,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcubench.errors import UserError
-from mcubench.fileio import write_text_atomic
-from mcubench.render import template_env
+from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_text_atomic
+from mcubench.core.templates import template_env
 from mcubench.runtimes.aot.graph import Graph, read_graph
 from mcubench.runtimes.aot.lower import Step, Unsupported, lower_op
 from mcubench.runtimes.aot.planner import MemoryPlan, plan_memory

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from mcubench.core.errors import UserError
+
 
 def _round_away(x: float) -> float:
     """std::round: halves away from zero."""
@@ -98,6 +100,9 @@ def logistic_params(input_scale: float) -> tuple[int, int, int]:
     """(input_multiplier, input_left_shift, input_range_radius) for int8 logistic (4 integer bits)."""
     real = f32(input_scale) * float(1 << (31 - 4))
     frac, left = math.frexp(real)
+    if left < 0:  # the kernel shifts the input left; TFLM has no right-shift path either
+        raise UserError(f"LOGISTIC input scale {input_scale:g} is too small for the int8 kernel (left shift {left})",
+                        "re-quantize the model with a representative dataset that covers the input range")
     mult = int(_round_away(frac * (1 << 31)))
     return mult, left, input_radius(4, left, 31)
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from mcubench.boards import Board
-from mcubench.errors import UserError
-from mcubench.runtimes.base import Runtime, WorkloadSources, WorkloadSpec
+from mcubench.core.boards import Board
+from mcubench.core.elf import flash_symbols
+from mcubench.core.errors import UserError
+from mcubench.core.types import RuntimeOptions, WorkloadSpec
+from mcubench.runtimes.aot.codegen import check_supported, compile_model
+from mcubench.runtimes.base import FlashSplit, Runtime, WorkloadSources
 
 DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85")
 
@@ -16,22 +20,42 @@ def board_has_dsp(board: Board) -> bool:
     return any(c in (board.core or "").lower() for c in DSP_CORES)
 
 
+@dataclass(frozen=True)
+class AotOptions(RuntimeOptions):
+    dsp: bool | None = None  # Cortex-M DSP kernels; None: when the board's core has them
+
+
+def flash_parts(elf: Path) -> dict[str, int]:
+    """Flash bytes of the AOT parts of an image, from the ELF symbol table.
+
+    Local symbols follow the STT_FILE symbol of their source file; globals are told apart by
+    prefix (``mcbk_`` kernels, ``model_`` generated code). Weights = objects of model.c."""
+    weights = model_code = kernels = 0
+    for sym in flash_symbols(elf):
+        if sym.source_file == "model.c" or (not sym.source_file and sym.name.startswith("model_")):
+            if sym.kind == "STT_OBJECT":
+                weights += sym.size
+            else:
+                model_code += sym.size
+        elif sym.source_file == "mcb_kernels.c" or (not sym.source_file and sym.name.startswith("mcbk_")):
+            kernels += sym.size
+    return {"weights": weights, "model_code": model_code, "kernels": kernels}
+
+
 class AotRuntime(Runtime):
     name = "aot"
+    options_type = AotOptions
 
     def check(self, workload: WorkloadSpec, board: Board) -> None:
-        from mcubench.runtimes.aot import check_supported
-
         if workload.model_bytes is None:
             raise UserError("the aot runtime needs a model",
                             "give a .tflite file, e.g. mcubench bench model.tflite --runtime aot")
         check_supported(workload.model_bytes)
 
     def render_workload(self, workload: WorkloadSpec, board: Board, project_dir: Path) -> WorkloadSources:
-        from mcubench.runtimes.aot import compile_model
-
         assert workload.model_bytes is not None
-        dsp = bool(workload.extra.get("dsp", board_has_dsp(board)))
+        dsp = self.options(workload).dsp
+        dsp = board_has_dsp(board) if dsp is None else bool(dsp)
         gen = project_dir / "workload"
         # keep_inputs=False: later tensors may reuse the input's memory (as in TFLM's arena);
         # the workload keeps the test input outside the arena and copies it in every run.
@@ -51,3 +75,8 @@ class AotRuntime(Runtime):
         (project_dir / "aot-facts.json").write_text(json.dumps(facts, indent=2) + "\n")
         flags = [f"-I{gen}", "-DMCB_PROFILE_OPS=1"] + ([] if dsp else ["-DMCBK_PORTABLE=1"])
         return WorkloadSources(extra_source_dirs=[gen], build_flags=flags, facts=facts, arena_bytes=project.arena_bytes)
+
+    def flash_split(self, elf: Path, flash_total: int) -> FlashSplit:
+        parts = flash_parts(elf)
+        model, runtime = parts["weights"], parts["model_code"] + parts["kernels"]
+        return FlashSplit(model, runtime, max(flash_total - model - runtime, 0))

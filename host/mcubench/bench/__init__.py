@@ -1,0 +1,1 @@
+"""The bench stages: render → build → fit → run → collect → result (docs/architecture.md)."""
