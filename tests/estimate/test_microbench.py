@@ -130,9 +130,9 @@ def test_plugin_benchmark_prints_its_figures(need_tools, capsys):
     """The plugin's cost (target: <= 2x QEMU without it) is a benchmark's figure, not a timed
     test: the machine is shared. This checks that the benchmark runs and prints every column."""
     need_tools("arm-none-eabi-gcc", "qemu-system-arm")
-    from mcubench.commands.estimate_bench import main as bench_main
+    from mcubench.cli import main
 
-    code = bench_main(["--repeat", "1", "--board", "nano33ble"])
+    code = main(["estimate-bench", "--repeat", "1", "--board", "nano33ble"])
     out = capsys.readouterr().out
     assert "instructions" in out and "est. cycles" in out and "CPI" in out and "+plugin s" in out
     assert code in (0, 1), out  # 1 only says the slowdown target was missed on this run

@@ -6,7 +6,6 @@ MAC, the planned activation arena next to TFLM's exact arena for the same model,
 (weights, AOT code, whole image), and whether the outputs equal the host TFLM interpreter's.
 
     mcubench aot-bench [--models kws_dscnn,ref_mobilenet] [--kernels dsp|portable] [--ops] [--json]
-    python -m mcubench.commands.aot_bench ...
 
 This is a benchmark, not a test: it fails (exit 1) only when some output does not match.
 """
@@ -143,18 +142,3 @@ def run(args: argparse.Namespace) -> int:
                 print()
                 print(format_ops(r))
     return 0 if all(r.outputs_match is not False for r in rows) else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mcubench.commands.aot_bench", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

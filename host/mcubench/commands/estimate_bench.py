@@ -11,14 +11,12 @@ the wall times are whole QEMU sessions (boot, warm-up, 5 timed runs, reporting).
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from mcubench.bench.pipeline import run_bench
 from mcubench.bench.request import BenchRequest
 from mcubench.bench.workloads import workload_for_model
-from mcubench.core.errors import UserError
 from mcubench.estimate.microbench import build_microbench, run_qemu
 from mcubench.models.examples import EXAMPLES
 from mcubench.recipes.variants import prepare_example_variant
@@ -103,18 +101,3 @@ def run(args: argparse.Namespace) -> int:
               f"{m.wall_plain_s:>8.3f} {m.wall_plugin_s:>10.3f} {m.slowdown:>6.2f}")
     print(f"estimates for {args.board} (cost-model estimate, not a measurement); worst plugin slowdown {worst:.2f}x (target <= 2x)")
     return 0 if worst <= 2.0 else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mcubench.commands.estimate_bench", description=__doc__.split("\n\n")[0])
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
