@@ -20,6 +20,7 @@ from mcubench.core.boards import Board, check_fit, load_board
 from mcubench.core.elf import ElfSizes, elf_sizes
 from mcubench.core.errors import UserError
 from mcubench.core.types import Image, RunOptions
+from mcubench.estimate.model import load_cost_model
 from mcubench.estimate.plugin import estimate_plugin
 from mcubench.estimate.report import Estimate, parse_report
 from mcubench.link.runlog import RunLog
@@ -106,7 +107,8 @@ def run_bench(request: BenchRequest) -> BenchOutcome:
     if reason:
         raise UserError(reason, "pick another --target/--emulator or --board (mcubench boards lists them)")
     if request.estimate:
-        load_board(request.estimate)  # a clear error for an unknown board, before building
+        # An assumption of the cost model (nano33ble, nano33ble-icache...), checked before building.
+        load_cost_model().board(request.estimate)
         target.require(Capability.INSTRUCTION_PLUGIN, "load the cycle-estimate plugin (--estimate)")
     built = build_stage(request, target.name)
     limits = fit_stage(built.sizes, built.limits_board)

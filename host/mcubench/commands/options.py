@@ -73,8 +73,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, default=5, help="timed runs (default 5)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the run (default 120)")
     p.add_argument("--port", help="hardware: serial port or URL (default: find the board by USB ID)")
-    p.add_argument("--estimate", metavar="BOARD",
-                   help="also estimate Cortex-M4 cycles and ms on BOARD (e.g. nano33ble); needs a target that loads "
-                        "an instruction plugin (QEMU)")
+    p.add_argument("--estimate", metavar="ASSUMPTION",
+                   help="also estimate Cortex-M4 cycles and ms under a board assumption of the cost model (nano33ble, "
+                        "nano33ble-icache, mps2-an386; docs/cycle-estimate.md); needs a target that loads an "
+                        "instruction plugin (QEMU)")
     p.add_argument("--verbose", "-v", action="store_true", help="show the commands run")
     add_target_options(p)
