@@ -62,3 +62,19 @@ def test_bench_out_writes_the_result_and_the_history(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(out.read_text())["id"] == json.loads(proc.stdout)["id"]
     assert (results / "history.sqlite").is_file()
+
+
+def test_estimate_on_a_board_whose_own_target_cannot_is_refused_before_building(tmp_path):
+    """`bench --board nano33ble --estimate nano33ble` used to build for a minute and reach for the
+    registry before anything said no: the board's default target (hardware) loads no plugin."""
+    work = tmp_path / "work"
+    proc = mcubench("bench", "--board", "nano33ble", "--estimate", "nano33ble", env={"MCUBENCH_WORK": str(work)})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "target `hardware` cannot load the cycle-estimate plugin" in proc.stderr
+    assert not work.exists()
+
+
+def test_analyze_given_a_folder_says_what_it_needs(tmp_path):
+    proc = mcubench("analyze", "--model", str(tmp_path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "has no saved_model.pb" in proc.stderr
