@@ -162,3 +162,17 @@ def test_a_savedmodel_keras_cannot_restore_loads_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="loads as a plain SavedModel, not a Keras model"):
         source = load_model(path)
     assert source.kind == "saved_model" and source.keras_model is None
+
+
+def test_analyze_takes_the_model_as_an_argument_and_says_which_runtimes_run_it(digits_variants, tmp_path, capsys):
+    """Issue #16: analyze took the model only as --model and reported TFLM alone."""
+    int8, float32 = tmp_path / "int8.tflite", tmp_path / "float32.tflite"
+    int8.write_bytes(digits_variants["int8"][0].tflite_bytes)
+    float32.write_bytes(digits_variants["float32"][0].tflite_bytes)
+    assert main(["analyze", str(int8), "--no-micro", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runtimes"] == {"aot": None, "tflm": None}
+    assert main(["analyze", "--model", str(float32), "--no-micro", "--json"]) == 0
+    support = json.loads(capsys.readouterr().out)["runtimes"]
+    assert support["aot"] is not None and "AOT" in support["aot"]  # the AOT kernels are int8 only
+    assert main(["analyze", str(int8), "--model", str(int8)]) == 2
+    assert "analyze takes one model" in capsys.readouterr().err

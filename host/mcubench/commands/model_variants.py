@@ -17,8 +17,8 @@ from mcubench.models.tf import third_party_output
 from mcubench.recipes.variants import SUMMARY_NAME, Source, check_out_dir, run_variants
 
 
-def add_source_args(parser: argparse.ArgumentParser, *, out_required: bool = True) -> None:
-    group = parser.add_mutually_exclusive_group(required=True)
+def add_source_args(parser: argparse.ArgumentParser, *, out_required: bool = True, source_required: bool = True) -> None:
+    group = parser.add_mutually_exclusive_group(required=source_required)
     group.add_argument("--model", help="trained model: .keras, .h5, SavedModel dir or .tflite")
     group.add_argument("--example", help="built-in example: digits, sine, kws_dscnn")
     parser.add_argument("--data", help="dataset: .npz/.npy or package.module:function (default: the example's)")

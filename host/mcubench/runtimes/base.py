@@ -56,6 +56,11 @@ class Runtime(ABC):
     def check(self, workload: WorkloadSpec, board: Board) -> None:
         """Raises UserError when this runtime cannot run the workload on the board."""
 
+    def model_support(self, model_bytes: bytes) -> str | None:
+        """None when this runtime can run every operator of the model, else why not (one line).
+        Only the model counts here: sources, boards and options are `check`'s business."""
+        return None
+
     def preflight(self, workload: WorkloadSpec, limits: Board) -> None:
         """Raises UserError, before anything is built, when the workload cannot fit ``limits``."""
 

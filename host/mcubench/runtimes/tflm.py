@@ -342,6 +342,13 @@ class TflmRuntime(Runtime):
     name = "tflm"
     options_type = TflmOptions
 
+    def model_support(self, model_bytes: bytes) -> str | None:
+        try:
+            resolver_methods_for(model_facts(model_bytes))
+        except UserError as err:
+            return err.message
+        return None
+
     def check(self, workload: WorkloadSpec, board: Board) -> None:
         if workload.model_bytes is None:
             raise UserError("the tflm runtime needs a model", "give a .tflite file, e.g. mcubench bench model.tflite --runtime tflm")

@@ -52,6 +52,13 @@ class AotRuntime(Runtime):
                             "give a .tflite file, e.g. mcubench bench model.tflite --runtime aot")
         check_supported(workload.model_bytes)
 
+    def model_support(self, model_bytes: bytes) -> str | None:
+        try:
+            check_supported(model_bytes)
+        except UserError as err:
+            return err.message
+        return None
+
     def render_workload(self, workload: WorkloadSpec, board: Board, project_dir: Path) -> WorkloadSources:
         assert workload.model_bytes is not None
         dsp = self.options(workload).dsp
