@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -43,3 +44,23 @@ def require_arduino_platform() -> Path:
             "with internet, pio pkg install -g -p nordicnrf52"
         )
     return core
+
+
+def run_on_a_terminal(*args: str, env: dict) -> str:
+    """Runs the CLI with a pseudo-terminal as stdout and stderr; returns what it showed."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mcubench.cli", *args], stdin=subprocess.DEVNULL,
+                            stdout=follower, stderr=follower, env=dict(os.environ, **env))
+    os.close(follower)
+    shown = bytearray()
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.wait(timeout=600) == 0, shown.decode(errors="replace")[-3000:]
+    return shown.decode(errors="replace")

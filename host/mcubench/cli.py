@@ -13,6 +13,7 @@ import os
 import sys
 
 from mcubench import __version__
+from mcubench.core import progress
 from mcubench.core.errors import UserError
 
 # name -> module under mcubench.commands (explicit registry, no discovery by scanning).
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["bench", *argv])
     if args.verbose:
         os.environ["MCUBENCH_VERBOSE"] = "1"  # read where third-party output is captured
+    elif not (getattr(args, "json", False) or getattr(args, "csv", False)):
+        progress.enable()  # a terminal only; never in machine-read output
     try:
         return int(args.func(args) or 0)
     except UserError as err:

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from helpers import mcubench, require_tool
+from helpers import mcubench, require_tool, run_on_a_terminal
 
 pytestmark = pytest.mark.slow
 
@@ -51,3 +51,11 @@ def test_bench_prints_no_third_party_lines(tmp_path):
         proc = mcubench("bench", *args)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         assert third_party_lines(proc.stdout + proc.stderr) == []
+
+
+def test_a_terminal_sees_progress_and_no_third_party_lines(tmp_path):
+    """On a terminal the steps are shown (rich), and what TensorFlow prints stays captured."""
+    shown = run_on_a_terminal("quantize", "--example", "sine", "--recipes", "int8", "--out", str(tmp_path / "out"), env={})
+    assert "✓ recipe int8" in shown and "✓ evaluating int8" in shown
+    assert third_party_lines(shown) == []
+

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from mcubench.bench.render import Project
+from mcubench.core import progress
 from mcubench.core.errors import UserError
 from mcubench.core.identity import git_hash, tool_version
 from mcubench.core.pio_offline import ensure_tool_scons, pio_executable
@@ -54,7 +55,8 @@ def build(project: Project, verbose: bool = False, timeout: float = 1800.0) -> I
     log_path = project.dir / "build.log"
     started = time.monotonic()
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        with progress.step(f"building {project.dir.name} with PlatformIO"):
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise UserError(f"PlatformIO build of {project.dir} took longer than {timeout:.0f} s", f"see {log_path}") from None
     log_path.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")

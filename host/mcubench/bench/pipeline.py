@@ -16,6 +16,7 @@ from mcubench.bench.collect import Measurements, collect
 from mcubench.bench.render import Project, project_lock, render_project
 from mcubench.bench.request import BenchRequest
 from mcubench.bench.result import make_result
+from mcubench.core import progress
 from mcubench.core.boards import Board, check_fit, load_board
 from mcubench.core.elf import ElfSizes, elf_sizes
 from mcubench.core.errors import UserError
@@ -124,11 +125,13 @@ def run_stage(target: Target, image: Image, options: RunOptions, estimate_board:
     """Runs the image; with ``estimate_board``, under the cycle-estimate plugin, whose report
     (written when the emulator exits) is read back."""
     if estimate_board is None:
-        return target.run(image, options), None
+        with progress.step(f"running on {target.name}"):
+            return target.run(image, options), None
     # One report per run: parallel runs may share an image.
     report = image.elf.parent / f"estimate-{uuid.uuid4().hex[:12]}.json"
     report.unlink(missing_ok=True)
-    log = target.run(image, dataclasses.replace(options, plugin=estimate_plugin(estimate_board, report)))
+    with progress.step(f"running on {target.name} with the cycle-estimate plugin ({estimate_board})"):
+        log = target.run(image, dataclasses.replace(options, plugin=estimate_plugin(estimate_board, report)))
     if not report.is_file():
         raise UserError(
             f"{target.name} exited without writing the cycle-estimate report",

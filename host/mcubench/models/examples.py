@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mcubench.core import paths
+from mcubench.core import paths, progress
 from mcubench.core.errors import UserError
 from mcubench.models import tf as tfmod
 from mcubench.models.data import Dataset
@@ -171,10 +171,11 @@ def load_example(name: str, seed: int = 0, retrain: bool = False) -> Example:
             shutil.rmtree(cache_dir, ignore_errors=True)
     tfmod.set_seed(seed)
     model = spec.build(keras)
-    model.fit(
-        dataset.x_train, dataset.y_train, epochs=spec.epochs, batch_size=spec.batch_size,
-        verbose=0, shuffle=True,
-    )
+    with progress.step(f"training example {name} ({spec.epochs} epochs, once: the model is cached)"):
+        model.fit(
+            dataset.x_train, dataset.y_train, epochs=spec.epochs, batch_size=spec.batch_size,
+            verbose=0, shuffle=True,
+        )
     # Save into a temporary sibling and rename: a concurrent reader never sees half a cache.
     cache_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=cache_dir.parent, prefix=f".{cache_dir.name}."))

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mcubench import __version__
+from mcubench.core import progress
 from mcubench.core.errors import UserError
 from mcubench.core.fileio import write_bytes_atomic, write_json_atomic
 from mcubench.core.identity import tool_version
@@ -42,9 +43,11 @@ SUMMARY_NAME = "summary.json"
 def make_variant(recipe: Recipe, model: Any, dataset: Dataset | None, params: dict | None = None, *,
                  eval_samples: int = 500, run_micro: bool = True) -> tuple[Variant, Analysis]:
     """Applies ``recipe`` to ``model`` and analyzes the `.tflite` it makes on the host."""
-    variant = recipe.apply(model, dataset, params)
-    analysis = analyze(variant.tflite_bytes, dataset, source=f"{variant.name}.tflite",
-                       eval_samples=eval_samples, run_micro=run_micro)
+    with progress.step(f"recipe {recipe.name}"):
+        variant = recipe.apply(model, dataset, params)
+    with progress.step(f"evaluating {variant.name} on the host (LiteRT{', TFLM' if run_micro else ''})"):
+        analysis = analyze(variant.tflite_bytes, dataset, source=f"{variant.name}.tflite",
+                           eval_samples=eval_samples, run_micro=run_micro)
     return variant, analysis
 
 
