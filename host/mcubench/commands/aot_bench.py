@@ -102,18 +102,14 @@ def format_ops(row: AotBenchRow) -> str:
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("aot-bench", help="AOT runtime benchmark: instructions/MAC and arena vs TFLM on every example and reference model (QEMU)")
-    add_arguments(p)
-    p.set_defaults(func=run)
-    return p
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default=",".join(ALL_MODELS), help=f"comma-separated (default: {','.join(ALL_MODELS)})")
     p.add_argument("--kernels", choices=["dsp", "portable", "both"], default="dsp", help="kernel path (default dsp)")
     p.add_argument("--runs", type=int, default=1, help="timed runs per model (instruction counts are deterministic)")
     p.add_argument("--ops", action="store_true", help="also print the per-operator figures")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--verbose", "-v", action="store_true")
+    p.set_defaults(func=run)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:

@@ -68,16 +68,12 @@ def measure_examples(board: str, repeat: int) -> list[tuple[str, int, int, float
     return rows
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("estimate-bench", help="the cycle-estimate plugin's own benchmark: estimated cycles, CPI, QEMU slowdown")
     p.add_argument("elf", nargs="*", type=Path, help="self-exiting ELFs for mps2-an386 (default: the loadtest image)")
     p.add_argument("--board", default="nano33ble", help="board assumption for the estimate (default nano33ble)")
     p.add_argument("--repeat", type=int, default=3, help="runs per configuration (default 3)")
     p.add_argument("--examples", action="store_true", help="the example models (int8, AOT runtime) instead of ELFs")
-
-
-def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("estimate-bench", help="the cycle-estimate plugin's own benchmark: estimated cycles, CPI, QEMU slowdown")
-    add_arguments(p)
     p.set_defaults(func=run)
     return p
 
