@@ -10,6 +10,7 @@ thing seen on it.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -76,6 +77,7 @@ class SerialLink:
         self.port = port
         self.name = name or getattr(port, "portstr", None) or str(port.port)
         self.decoder = Decoder()
+        self._pending: deque[Record] = deque()  # decoded, not yet handed out by collect
         self.transcript = Transcript()
         self.records: list[Record] = []
         self._on_bytes = on_bytes
@@ -144,6 +146,16 @@ class SerialLink:
         last_data = start
         got: list[Record] = []
         while True:
+            # Records decoded from an earlier read but not handed out yet: a read may bring the
+            # wanted record and others after it, which belong to the next collect.
+            while self._pending:
+                record = self._pending.popleft()
+                self.records.append(record)
+                got.append(record)
+                if record.type == "err":
+                    raise DeviceError(f"{self.name}: the device reported an error: {record}", _hint_for_error(record), record)
+                if record.type in wanted:
+                    return got
             now = time.monotonic()
             if now - start > timeout:
                 raise LinkTimeout(
@@ -161,27 +173,14 @@ class SerialLink:
                 self.transcript.received += data
                 if self._on_bytes:
                     self._on_bytes(data)
-                for record in self.decoder.feed(data):
-                    self.records.append(record)
-                    got.append(record)
-                    if record.type == "err":
-                        raise DeviceError(
-                            f"{self.name}: the device reported an error: {record}",
-                            _hint_for_error(record),
-                            record,
-                        )
-                    if record.type in wanted:
-                        return got
+                self._pending.extend(self.decoder.feed(data))
             elif is_alive is not None and not is_alive():
                 # Drain what the process left in the socket, then give up.
                 tail = self._read_some()
                 if tail:
                     self.transcript.received += tail
-                    for record in self.decoder.feed(tail):
-                        self.records.append(record)
-                        got.append(record)
-                        if record.type in wanted:
-                            return got
+                    self._pending.extend(self.decoder.feed(tail))
+                    continue
                 if eof_is_error:
                     raise LinkClosed(
                         f"{self.name}: the device stopped before a `{'/'.join(sorted(wanted))}` record; {self.last_seen()}",
