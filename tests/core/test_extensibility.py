@@ -26,7 +26,7 @@ from mcubench.results import schema
 from mcubench.runtimes import RUNTIMES
 from mcubench.runtimes.builtin import BuiltinRuntime
 from mcubench.targets import TARGETS, get_target, target_names
-from mcubench.targets.base import Capability, Session, Target, ToolStatus, board_latency, close_link, hello_timing
+from mcubench.targets.base import Capability, Session, Target, ToolStatus, board_latency, close_link
 
 SESSION = (FIXTURES / "nano33ble_boot_session.log").read_bytes()
 
@@ -71,8 +71,7 @@ class ReplayTarget(Target):
             close_link(link, options)
 
     def latency(self, session: Session, image: Image) -> tuple[str, str, float]:
-        tick_unit, tick_hz, clock_hz = hello_timing(session.link.records)
-        return board_latency(tick_unit, tick_hz, clock_hz or image.board.clock_hz, session.port)
+        return board_latency(session.link.records, image, session.port)
 
     def status(self) -> list[ToolStatus]:
         return [ToolStatus("recorded session", True, str(FIXTURES))]

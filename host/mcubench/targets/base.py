@@ -124,8 +124,11 @@ def hello_timing(records: list[Record]) -> tuple[str, int, int | None]:
     return hello.get("tick_unit", ""), hello.int("tick_hz"), hello.int("clock_hz")
 
 
-def board_latency(tick_unit: str, tick_hz: int, clock_hz: int, where: str) -> tuple[str, str, float]:
-    """How a real board's ticks read: (unit, source, units per tick) — docs/units.md."""
+def board_latency(records: list[Record], image: Image, where: str) -> tuple[str, str, float]:
+    """How a real board's ticks read, from the image's `hello` (the board data's clock when the
+    image reports none): (unit, source, units per tick) — docs/units.md."""
+    tick_unit, tick_hz, clock_hz = hello_timing(records)
+    clock_hz = clock_hz or image.board.clock_hz
     if tick_hz <= 0:
         raise UserError(f"{where}: the image reports no timer frequency", "is this an mcubench image?")
     if tick_unit in ("cycles", "systick"):

@@ -32,7 +32,7 @@ from mcubench.core.errors import UserError
 from mcubench.core.pio_offline import pio_executable
 from mcubench.core.types import Image, RunOptions
 from mcubench.link.transport import LinkClosed, SerialLink
-from mcubench.targets.base import Capability, Session, Target, ToolStatus, board_latency, close_link, hello_timing
+from mcubench.targets.base import Capability, Session, Target, ToolStatus, board_latency, close_link
 
 BOOTLOADER_WAIT_S = 10.0  # 1200-bps touch -> bootloader port present
 UPLOAD_TIMEOUT_S = 180.0
@@ -251,8 +251,7 @@ class HardwareTarget(Target):
             close_link(link, options)
 
     def latency(self, session: Session, image: Image) -> tuple[str, str, float]:
-        tick_unit, tick_hz, clock_hz = hello_timing(session.link.records)
-        return board_latency(tick_unit, tick_hz, clock_hz or image.board.clock_hz, session.port)
+        return board_latency(session.link.records, image, session.port)
 
     def status(self) -> list[ToolStatus]:
         found = []

@@ -265,12 +265,12 @@ class LabgridTarget(Target):
                 time.sleep(0.3)
 
     def latency(self, session: Session, image: Image) -> tuple[str, str, float]:
-        tick_unit, tick_hz, clock_hz = hello_timing(session.link.records)
         emulator = getattr(session, "emulator", None)
         if emulator:
+            tick_unit, tick_hz, _ = hello_timing(session.link.records)
             emu = get_emulator(emulator)
             return emu.latency_unit, emu.latency_source, emu.units_per_tick(tick_hz, tick_unit)
-        return board_latency(tick_unit, tick_hz, clock_hz or image.board.clock_hz, f"labgrid place `{session.facts['place']}`")
+        return board_latency(session.link.records, image, f"labgrid place `{session.facts['place']}`")
 
     def run_log(self, session: Session, image: Image) -> RunLog:
         # An emulator behind a place measured these figures: the record says so (the results
