@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        # With no arguments the main job runs: the built-in workload on the emulated board.
+        # With no arguments the main job runs: the keyword-spotting model on the emulated board.
         args = parser.parse_args(["bench", *argv])
     if args.verbose:
         os.environ["MCUBENCH_VERBOSE"] = "1"  # read where third-party output is captured

@@ -32,14 +32,13 @@ import yaml
 
 from mcubench.bench.pipeline import run_bench
 from mcubench.bench.request import BenchRequest
-from mcubench.bench.workloads import workload_for_model
+from mcubench.bench.workloads import workload_for_example, workload_for_model
 from mcubench.core.boards import DEFAULT_BOARD, all_board_ids
 from mcubench.core.errors import UserError
 from mcubench.core.identity import tool_version
 from mcubench.core.paths import results_dir
 from mcubench.core.types import WorkloadSpec
 from mcubench.recipes import RECIPES
-from mcubench.recipes.variants import prepare_example_variant
 from mcubench.results.history import History
 from mcubench.results.report import build_report, write_report
 from mcubench.runtimes import RUNTIMES, WORKLOAD_RUNTIME
@@ -272,10 +271,8 @@ def _run_job(spec: JobSpec) -> dict[str, Any]:
     else:
         if spec.model.startswith("example:"):
             example = spec.model.split(":", 1)[1]
-            variant = prepare_example_variant(example, spec.recipe or "int8", dict(spec.recipe_params))
-            workload, runtime, extras = workload_for_model(variant.path, spec.runtime)
-            workload.name = example  # the model is the example; the recipe makes the variant
-            extras.update(recipe=spec.recipe, variant=variant.name, host_metrics=variant.host_metrics)
+            workload, runtime, extras = workload_for_example(example, spec.recipe or "int8", spec.recipe_params, spec.runtime)
+            extras["recipe"] = spec.recipe
         else:
             workload, runtime, extras = workload_for_model(Path(spec.model), spec.runtime)
         workload.warmup, workload.runs = spec.warmup, spec.runs

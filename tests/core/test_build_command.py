@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_build_json_has_the_footprint_and_fits():
     require_tool("arm-none-eabi-gcc")
-    proc = mcubench("build", "--board", "mps2-an386", "--json")
+    proc = mcubench("build", "--board", "mps2-an386", "--workload", "dot_int8", "--json")
     assert proc.returncode == 0, proc.stderr
     record = json.loads(proc.stdout)
     mem = record["memory"]
@@ -42,7 +42,8 @@ def test_build_reports_a_misfit_against_memory_of_and_exits_1():
 @pytest.mark.parametrize("args, needle", [
     (["--memory-of", "no-such-board"], "unknown board"),
     (["--board", "no-such-board"], "unknown board"),
-    (["--runtime", "aot"], "needs a model"),
+    (["--runtime", "tflm", "--workload", "dot_int8"], "needs a model"),
+    (["model.tflite", "--workload", "dot_int8"], "not both"),
     (["--param", "n=abc"], "not an integer"),
 ])
 def test_build_refuses_bad_input_in_one_line_before_building(args, needle):

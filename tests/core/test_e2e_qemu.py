@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -108,11 +109,40 @@ def test_memory_of_a_smaller_board_refuses_before_running():
 
 
 def test_cli_bench_json_contract():
-    proc = mcubench("bench", "--json", check=True)
+    proc = mcubench("bench", "--workload", "dot_int8", "--json", check=True)
     result = json.loads(proc.stdout)
     keys = [k for k in result if "instruction" in k]
     assert keys and isinstance(result[keys[0]], int) and result[keys[0]] > 0
     assert result["identity"]["target"] == "qemu" and result["identity"]["board"] == "mps2-an386"
+    assert result["identity"]["model"]["name"] == "dot_int8"
+
+
+def test_main_job_is_the_keyword_spotting_model_on_aot_and_deterministic():
+    """`bench` with no arguments: the kws_dscnn example (int8) on the AOT runtime under QEMU,
+    with the Nano 33 BLE's cycle estimate and memory limits, bit-exact with the host."""
+    first, second = (json.loads(mcubench("bench", "--json", check=True).stdout) for _ in range(2))
+    ident = first["identity"]
+    assert ident["model"]["name"] == "kws_dscnn" and ident["runtime"] == "aot" and ident["target"] == "qemu"
+    assert ident["variant"] == "int8" and ident["recipe"] == "int8" and first["host"]["macs"] > 2_000_000
+    assert first["outputs_match"] is True
+    assert isinstance(first["estimate"]["estimated_cycles"], int) and first["estimate"]["board"] == "nano33ble"
+    assert first["estimated_cycles"] > first["instructions"] > 1_000_000
+    assert first["memory"]["limits"]["board"] == "nano33ble" and first["memory"]["limits"]["fits"] is True
+    assert first["memory"]["arena_used_bytes"] > 0
+    for key in ("instructions", "estimated_cycles", "outputs_match"):
+        assert first[key] == second[key], key
+    assert first["latency"]["runs"] == second["latency"]["runs"]
+    assert first["memory"]["flash_bytes"] == second["memory"]["flash_bytes"]
+
+
+def test_main_job_table_names_the_estimate_and_the_real_board_command():
+    shown = mcubench("bench", check=True).stdout
+    assert "kws_dscnn · aot · mps2-an386 on qemu" in shown
+    assert "estimate for nano33ble" in shown and "wait states" in shown and "fits nano33ble" in shown
+    assert "outputs match host TFLM" in shown and "yes, bit for bit" in shown
+    command = next(line for line in shown.splitlines() if line.startswith("On a nano33ble"))
+    model = Path(command.split("mcubench bench ", 1)[1].split()[0])  # relative to the working directory
+    assert "--board nano33ble --runtime aot" in command and model.suffix == ".tflite" and model.is_file()
 
 
 def test_host_sets_warmup_and_runs_through_a_command():
@@ -125,8 +155,8 @@ def test_host_sets_warmup_and_runs_through_a_command():
 
 
 def test_cli_estimate_contract_keeps_the_instruction_figure():
-    plain = json.loads(mcubench("bench", "--json", check=True).stdout)
-    est = json.loads(mcubench("bench", "--json", "--estimate", "nano33ble", check=True).stdout)
+    plain = json.loads(mcubench("bench", "--workload", "dot_int8", "--json", check=True).stdout)
+    est = json.loads(mcubench("bench", "--workload", "dot_int8", "--json", "--estimate", "nano33ble", check=True).stdout)
     assert est["instructions"] == plain["instructions"]
     assert isinstance(est["estimated_cycles"], int) and est["estimated_cycles"] > 0
     assert isinstance(est["estimated_ms"], float)
@@ -140,7 +170,7 @@ def test_cli_bench_csv_is_one_row_of_figures():
     import csv
     import io
 
-    rows = list(csv.DictReader(io.StringIO(mcubench("bench", "--csv", check=True).stdout)))
+    rows = list(csv.DictReader(io.StringIO(mcubench("bench", "--workload", "dot_int8", "--csv", check=True).stdout)))
     assert len(rows) == 1
     assert rows[0]["latency_unit"] == "instructions" and int(rows[0]["instructions"]) > 0
     assert rows[0]["cycles"] == "" and int(rows[0]["flash_bytes"]) > 0

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 
 def estimate(assumption: str) -> dict:
-    proc = mcubench("bench", "--estimate", assumption, "--json")
+    proc = mcubench("bench", "--workload", "dot_int8", "--estimate", assumption, "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 

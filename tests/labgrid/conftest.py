@@ -99,7 +99,7 @@ class Lab:
         return env
 
     def bench_command(self, *more: str) -> list[str]:
-        return [sys.executable, "-m", "mcubench.cli", "bench", "--target", "labgrid", "--place", self.place,
+        return [sys.executable, "-m", "mcubench.cli", "bench", "--workload", "dot_int8", "--target", "labgrid", "--place", self.place,
                 "--coordinator", self.coordinator, *more]
 
     def calls(self) -> list[dict]:

@@ -37,7 +37,7 @@ def test_socket_session_reports_virtual_cycles(tmp_path):
 
 
 def test_bench_on_the_emulated_nano(tmp_path):
-    proc = mcubench("bench", "--board", "nano33ble", "--emulator", "renode", "--json", timeout=600)
+    proc = mcubench("bench", "--workload", "dot_int8", "--board", "nano33ble", "--emulator", "renode", "--json", timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(proc.stdout)
     assert result["latency"]["unit"] == "virtual_cycles"

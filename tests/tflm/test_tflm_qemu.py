@@ -78,3 +78,17 @@ def test_on_device_validation_session(outcomes, example_variants):
     v = score(device, list(host), np.asarray(dataset.y_test[:4]), True)
     assert v.bit_exact == 4 and v.top1_agreement == 1.0
     assert v.on_device_accuracy == v.host_accuracy
+
+
+def test_main_job_measures_tflm_beside_aot(tflm_dir):
+    """`bench` with no arguments and TFLM's sources configured: the same model on TFLM, side by side."""
+    from helpers import mcubench
+
+    shown = mcubench("bench", env={"MCUBENCH_TFLM_DIR": str(tflm_dir), "COLUMNS": "120"}, check=True, timeout=1800).stdout
+    table = shown[shown.index("kws_dscnn: aot beside tflm"):]
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:5]] for line in table.splitlines() if line.startswith("│")}
+    aot, tflm, ratio = rows["instructions per run (emulated)"]
+    assert int(aot.replace(",", "")) > 0 and int(tflm.replace(",", "")) > 0
+    assert float(ratio) == pytest.approx(int(aot.replace(",", "")) / int(tflm.replace(",", "")), abs=0.006)
+    assert rows["outputs match host TFLM"][:2] == ["yes", "yes"]
+    assert "estimated cycles per run (nano33ble)" in rows

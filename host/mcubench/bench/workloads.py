@@ -18,6 +18,7 @@ from mcubench.core.errors import UserError
 from mcubench.core.types import WorkloadSpec
 from mcubench.models.bench_input import read_tflite, test_input
 from mcubench.models.tflm_host import invoke
+from mcubench.recipes.variants import prepare_example_variant
 from mcubench.runtimes import default_model_runtime, get_runtime, model_runtimes
 
 
@@ -57,3 +58,13 @@ def workload_for_model(path: Path, runtime: str | None) -> tuple[WorkloadSpec, s
         return np.ascontiguousarray(invoke(model_bytes, array)).tobytes()
 
     return workload, runtime, {"reference_output": reference_output}
+
+
+def workload_for_example(example: str, recipe: str, params: dict[str, Any], runtime: str | None) -> tuple[WorkloadSpec, str, dict[str, Any]]:
+    """A built-in example's variant (made once and cached) as a workload: the model is named
+    after the example, the recipe makes the variant, and the host's figures come along."""
+    variant = prepare_example_variant(example, recipe, dict(params))
+    workload, runtime, extras = workload_for_model(variant.path, runtime)
+    workload.name = example
+    extras.update(recipe=recipe, variant=variant.name, host_metrics=variant.host_metrics)
+    return workload, runtime, extras

@@ -1,11 +1,15 @@
 """`mcubench bench`: build a benchmark firmware, run it, print and store the result.
 
-With no arguments: the built-in int8 dot product on the emulated Cortex-M4F (QEMU).
+With no arguments, the main job: the keyword-spotting example (DS-CNN, int8, made once and
+cached) on the emulated Cortex-M4F (QEMU) with the AOT runtime, with the cycle estimate and the
+memory limits of the Nano 33 BLE, TFLM's figures beside it when its sources are configured, and
+the command that runs it on a real board. `--workload dot_int8` runs a built-in workload instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -14,7 +18,7 @@ from pathlib import Path
 from mcubench.bench.pipeline import run_bench
 from mcubench.bench.request import BenchRequest
 from mcubench.bench.result import default_result_path
-from mcubench.bench.workloads import workload_for_model
+from mcubench.bench.workloads import workload_for_example, workload_for_model
 from mcubench.commands.options import add_run_options, add_runtime_options, runtime_options, target_options
 from mcubench.core.boards import load_board
 from mcubench.core.errors import UserError
@@ -22,17 +26,27 @@ from mcubench.core.fileio import check_writable, write_json_atomic
 from mcubench.core.params import parse_params
 from mcubench.core.paths import results_dir
 from mcubench.core.types import RunOptions, WorkloadSpec
+from mcubench.estimate.model import load_cost_model
 from mcubench.results import history
 from mcubench.results.formats import write_csv
-from mcubench.runtimes import RUNTIMES, WORKLOAD_RUNTIME, get_runtime
+from mcubench.runtimes import RUNTIMES, WORKLOAD_RUNTIME, get_runtime, tflm_dir
+from mcubench.targets import get_target
+from mcubench.targets.base import Capability
+
+# The main job: what `bench` measures when given no model and no --workload.
+MAIN_EXAMPLE, MAIN_RECIPE, MAIN_RUNTIME = "kws_dscnn", "int8", "aot"
+REAL_BOARD = "nano33ble"  # whose estimate and limits the main job reports (docs/hardware.md)
+DEFAULT_WORKLOAD = "dot_int8"  # with --runtime builtin and no --workload
 
 
 def add_workload_options(p: argparse.ArgumentParser) -> None:
     """What runs in the image: a model and its runtime, or a built-in workload (bench, build)."""
-    p.add_argument("model", nargs="?", help="a .tflite model (default: the built-in workload)")
+    p.add_argument("model", nargs="?",
+                   help=f"a .tflite model (default: the {MAIN_EXAMPLE} example, {MAIN_RECIPE}, on the {MAIN_RUNTIME} runtime)")
     p.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
-                   help=f"{WORKLOAD_RUNTIME} (the default without a model), or a model runtime")
-    p.add_argument("--workload", default="dot_int8", help="built-in workload (default dot_int8)")
+                   help=f"a model runtime, or {WORKLOAD_RUNTIME} for the built-in workloads")
+    p.add_argument("--workload", default=None,
+                   help=f"a built-in workload instead of a model, e.g. {DEFAULT_WORKLOAD} (the int8 dot product)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="workload parameter, e.g. n=2048")
     add_runtime_options(p)
 
@@ -54,27 +68,52 @@ def workload_from_args(args: argparse.Namespace) -> tuple[WorkloadSpec, str, dic
     if args.warmup < 0 or args.runs < 1:
         raise UserError("--runs must be at least 1 and --warmup at least 0", "e.g. --warmup 1 --runs 5")
     if args.model:
+        if args.workload:
+            raise UserError("give a model or --workload, not both", f"e.g. mcubench bench --workload {args.workload}")
         workload, runtime, extras = workload_for_model(Path(args.model), args.runtime)
+    elif is_main_job(args):
+        workload, runtime, extras = workload_for_example(MAIN_EXAMPLE, MAIN_RECIPE, {}, args.runtime or MAIN_RUNTIME)
     else:
         runtime = args.runtime or WORKLOAD_RUNTIME
         if get_runtime(runtime).takes_model:
             raise UserError(f"--runtime {runtime} needs a model", "give a .tflite file, e.g. mcubench bench model.tflite --runtime aot")
-        workload, extras = WorkloadSpec(args.workload, parse_params(args.param)), {}
+        workload, extras = WorkloadSpec(args.workload or DEFAULT_WORKLOAD, parse_params(args.param)), {}
     workload.options = runtime_options(runtime, args)
     workload.warmup, workload.runs = args.warmup, args.runs
     return workload, runtime, extras
+
+
+def is_main_job(args: argparse.Namespace) -> bool:
+    """No model, no built-in workload, and no runtime that only runs workloads."""
+    if args.model or args.workload or args.param:
+        return False
+    return args.runtime is None or get_runtime(args.runtime).takes_model
 
 
 def request_from_args(args: argparse.Namespace) -> BenchRequest:
     if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise UserError(f"--timeout {args.timeout:g} is not a positive number of seconds", "e.g. --timeout 120")
     target = None if args.target in (None, "auto") else args.target
+    target_name = target or load_board(args.board).default_target
+    memory_of, estimate = args.memory_of, args.estimate
+    # Named boards and assumptions are checked before a model is made or an image built.
+    if memory_of:
+        load_board(memory_of)
+    if estimate:
+        load_cost_model().board(estimate)
+        get_target(target_name).require(Capability.INSTRUCTION_PLUGIN, "load the cycle-estimate plugin (--estimate)")
+    if is_main_job(args) and args.board != REAL_BOARD:
+        # The main job answers for the real board: its limits, and its cycles where the target
+        # can estimate them (an emulator counting instructions).
+        memory_of = memory_of or REAL_BOARD
+        if estimate is None and Capability.INSTRUCTION_PLUGIN in get_target(target_name).capabilities:
+            estimate = REAL_BOARD
     workload, runtime, extras = workload_from_args(args)
     options = RunOptions(timeout=args.timeout, transcript=args.transcript, port=args.port,
-                         target=target_options(target or load_board(args.board).default_target, args))
+                         target=target_options(target_name, args))
     return BenchRequest(
-        workload=workload, runtime=runtime, board=args.board, target=target, memory_of=args.memory_of,
-        estimate=args.estimate, options=options, verbose=args.verbose, **extras,
+        workload=workload, runtime=runtime, board=args.board, target=target, memory_of=memory_of,
+        estimate=estimate, options=options, verbose=args.verbose, **extras,
     )
 
 
@@ -90,8 +129,7 @@ def preflight_outputs(out: Path | None) -> None:
 def run(args: argparse.Namespace) -> int:
     preflight_outputs(args.out)
     request = request_from_args(args)
-    outcome = run_bench(request)
-    result = outcome.result
+    result = run_bench(request).result
     path = args.out or default_result_path(result)
     write_json_atomic(path, result)
     history.add_result(result)
@@ -103,7 +141,66 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_result(result)
         print(f"result: {path}")
+        if is_main_job(args):
+            main_job_epilogue(args, request, result)
     return 0 if result.get("outputs_match") is not False else 1
+
+
+def main_job_epilogue(args: argparse.Namespace, request: BenchRequest, result: dict) -> None:
+    """After the main job's table: TFLM measured beside it (when its sources are configured
+    and no runtime was chosen), then the commands that take the same model to a real board."""
+    if args.runtime is None and tflm_dir() is not None:
+        tflm = tflm_beside(args, request)
+        if tflm is not None:
+            print_side_by_side(result, tflm)
+    model = Path(result["identity"]["model"]["path"])
+    shown = model.relative_to(Path.cwd()) if model.is_relative_to(Path.cwd()) else model
+    runtime = result["identity"]["runtime"]
+    print(f"\nOn a {REAL_BOARD} (USB): mcubench bench {shown} --board {REAL_BOARD} --runtime {runtime}")
+    print(f"Fit only, no board:      mcubench build {shown} --runtime {runtime}")
+
+
+def tflm_beside(args: argparse.Namespace, request: BenchRequest) -> dict | None:
+    """The same model, board and estimate on TFLM; its own result and history entry. A TFLM
+    failure is reported in one line and leaves the main result as it is."""
+    workload, runtime, extras = workload_for_example(MAIN_EXAMPLE, MAIN_RECIPE, {}, "tflm")
+    workload.options = runtime_options(runtime, args)
+    workload.warmup, workload.runs = args.warmup, args.runs
+    tflm_request = dataclasses.replace(request, workload=workload, runtime=runtime, **extras)
+    try:
+        result = run_bench(tflm_request).result
+    except UserError as err:
+        print(f"TFLM beside: not measured ({err})", file=sys.stderr)
+        return None
+    write_json_atomic(default_result_path(result), result)
+    history.add_result(result)
+    return result
+
+
+def print_side_by_side(first: dict, second: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    names = [r["identity"]["runtime"] for r in (first, second)]
+    table = Table(title=f"{first['identity']['model']['name']}: {names[0]} beside {names[1]}", header_style="bold")
+    table.add_column("figure")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_column(f"{names[0]} / {names[1]}", justify="right")
+    rows = [
+        ("instructions per run (emulated)", lambda r: r.get("instructions")),
+        (f"estimated cycles per run ({(first.get('estimate') or {}).get('board')})", lambda r: r.get("estimated_cycles")),
+        ("flash", lambda r: r["memory"]["flash_bytes"]),
+        ("static RAM", lambda r: r["memory"]["static_ram_bytes"]),
+        ("arena used", lambda r: r["memory"].get("arena_used_bytes")),
+    ]
+    for label, figure in rows:
+        a, b = figure(first), figure(second)
+        if a is None or b is None:
+            continue
+        table.add_row(label, f"{a:,.0f}", f"{b:,.0f}", f"{a / b:.2f}" if b else "-")
+    table.add_row("outputs match host TFLM", *("yes" if r.get("outputs_match") else "NO" for r in (first, second)), "")
+    Console().print(table)
 
 
 CSV_COLUMNS = [
@@ -127,6 +224,15 @@ def csv_row(result: dict) -> dict:
     }
 
 
+def assumption_summary(assumed: dict) -> str:
+    """The estimate's board assumption in a few words (the full sentence is in the record)."""
+    if not assumed.get("code_in_flash"):
+        where = "code in RAM"
+    else:
+        where = f"code in flash, {assumed['flash_wait_states']} wait states, instruction cache {assumed['icache']}"
+    return f"{assumed['clock_hz'] / 1e6:g} MHz, {where} (docs/cycle-estimate.md)"
+
+
 def print_result(result: dict) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -142,7 +248,7 @@ def print_result(result: dict) -> None:
     table.add_column("value", justify="right")
     table.add_row(escape(f"latency per run [{label}]"), f"median {lat['median']:,.0f}  (min {lat['min']:,.0f}, max {lat['max']:,.0f}, n={len(lat['runs'])})")
     ci = lat.get("ci95")
-    if ci and ci[0] != ci[1]:  # runs that vary (a real board): how sure the median is
+    if ci and ci[1] - ci[0] > lat["resolution"]:  # runs that vary beyond a timer tick (a real board)
         table.add_row("95 % interval of the median", f"{ci[0]:,.0f} – {ci[1]:,.0f}")
     if lat.get("outliers"):
         table.add_row("outlier runs", ", ".join(f"#{i} ({lat['runs'][i]:,.0f})" for i in lat["outliers"]))
@@ -152,6 +258,7 @@ def print_result(result: dict) -> None:
     if result.get("estimated_cycles") is not None:
         est = result["estimate"]
         table.add_row(f"estimate for {est['board']}", f"{result['estimated_cycles']:,} cycles ≈ {result['estimated_ms']:.3f} ms (estimate, not measured)")
+        table.add_row("  assuming", escape(assumption_summary(est["assumptions"])))
     table.add_row("flash (text+rodata+data)", f"{mem['flash_bytes']:,} B")
     table.add_row("static RAM (data+bss)", f"{mem['static_ram_bytes']:,} B")
     if mem.get("stack_high_water_bytes") is not None:
@@ -162,7 +269,12 @@ def print_result(result: dict) -> None:
     if limits:
         table.add_row(f"fits {limits['board']}", f"{'yes' if limits['fits'] else 'NO'} (flash {limits['flash_bytes']:,} B, RAM {limits['ram_bytes']:,} B)")
     if result.get("outputs_match") is not None:
-        table.add_row("outputs match host TFLM", "yes" if result["outputs_match"] else "NO")
+        table.add_row("outputs match host TFLM", "yes, bit for bit" if result["outputs_match"] else "NO")
+    host = result.get("host") or {}
+    if host.get("macs"):
+        table.add_row("multiply-accumulates per run", f"{host['macs']:,}")
+    if host.get("accuracy") is not None:
+        table.add_row("accuracy on the host (TFLM interpreter)", f"{host['accuracy']:.3f}")
     Console().print(table)
     if result.get("ops"):
         estimated = {o["index"]: o["estimated_cycles"] for o in (result.get("estimate") or {}).get("ops", [])}

@@ -34,6 +34,7 @@ from mcubench.models.analysis import Analysis, analyze
 from mcubench.models.data import Dataset
 from mcubench.models.examples import EXAMPLES, cache_key, load_example
 from mcubench.models.load import SourceModel
+from mcubench.models.tf import third_party_output
 from mcubench.recipes import get_recipe
 from mcubench.recipes.base import Recipe, Variant
 
@@ -90,8 +91,9 @@ def prepare_example_variant(example: str, recipe: str, params: dict[str, Any] | 
         if meta_path.is_file():
             meta = json.loads(meta_path.read_text())
             return PreparedVariant(meta["name"], directory / meta["file"], meta["host_metrics"])
-        ex = load_example(example, seed=seed)
-        variant, analyzed = make_variant(get_recipe(recipe), ex.model, ex.dataset, params)
+        with third_party_output():  # TensorFlow's chatter while training, converting, evaluating
+            ex = load_example(example, seed=seed)
+            variant, analyzed = make_variant(get_recipe(recipe), ex.model, ex.dataset, params)
         file_name = f"{variant.name}.tflite"
         write_bytes_atomic(directory / file_name, variant.tflite_bytes)
         analysis = analyzed.to_dict()
