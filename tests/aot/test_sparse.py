@@ -1,0 +1,49 @@
+"""The block-sparse AOT kernel (firmware/kernels/mcb_sparse.c): chosen from estimated cycles,
+bit-exact against the TFLM interpreter on models with random zero blocks (host build, portable
+path, short and long requantization). The DSP path runs under QEMU in
+tests/models/test_prune_structures.py (a block-pruned kws_dscnn)."""
+
+from __future__ import annotations
+
+import aot_modelgen as modelgen
+import numpy as np
+import pytest
+from conftest import build_host, random_inputs, tflm_outputs
+
+from mcubench.runtimes.aot import compile_model, sparse
+from mcubench.runtimes.aot.lower import conv_weight_layout
+
+
+@pytest.fixture(scope="module")
+def sparse_models():
+    pytest.importorskip("tensorflow")
+    return modelgen.models(modelgen.SPARSE)
+
+
+@pytest.mark.parametrize("exact_rq", [False, True])
+@pytest.mark.parametrize("name", sorted(modelgen.SPARSE))
+def test_sparse_kernel_bit_exact_and_chosen(name, exact_rq, sparse_models, tmp_path):
+    model = sparse_models[name]
+    project = compile_model(model, tmp_path, dsp=False, keep_inputs=False)
+    source = (tmp_path / "model.c").read_text()
+    assert "mcbk_sparse_gemm(" in source, "the sparse kernel was not chosen for a block-sparse layer"
+    host = build_host(project, tmp_path, ("-DMCBK_EXACT_RQ=1",) if exact_rq else ())
+    rng = np.random.default_rng(sum(map(ord, name)))
+    for _ in range(4):
+        xs = random_inputs(project, rng)
+        for got, want in zip(host.run(xs), tflm_outputs(model, xs)):
+            assert np.array_equal(got.ravel(), want.ravel()), f"{name}: AOT sparse output differs from TFLM"
+
+
+def test_dense_weights_keep_the_dense_kernel():
+    w = np.random.default_rng(0).integers(-127, 128, (16, 1, 64)).astype(np.int8)
+    layout, row_pad = conv_weight_layout(w)
+    geom = {"k_h": 1, "k_w": 1, "pad_top": 0, "pad_left": 0, "out_c": 16}
+    assert sparse.choose(layout, geom, row_pad) is None
+    w[:, :, 16:] = 0  # 3 of 4 blocks zero in every group
+    layout, row_pad = conv_weight_layout(w)
+    enc = sparse.choose(layout, geom, row_pad)
+    assert enc is not None and enc.kept == 4 * 4 and enc.sparse_cycles < enc.dense_cycles
+    assert enc.offsets.tolist() == [0, 4, 8, 12] * 4
+    # a 3x3 kernel is never lowered to the 1x1 sparse kernel
+    assert sparse.choose(layout, dict(geom, k_h=3), row_pad) is None
