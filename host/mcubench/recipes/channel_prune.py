@@ -32,6 +32,7 @@ from mcubench.core.errors import UserError
 from mcubench.models.data import Dataset
 from mcubench.models.load import SourceModel
 from mcubench.recipes.base import Recipe, Variant
+from mcubench.recipes.prune import size_figures
 from mcubench.recipes.ptq import convert
 from mcubench.recipes.training import compile_like, fit_quietly, keras_metric
 
@@ -271,7 +272,7 @@ class PruneChannels(Recipe):
     needs_labels = True
     defaults = {
         "sparsity": 0.5, "criterion": "l2", "multiple": 4, "epochs": 4, "learning_rate": 1e-3,
-        "batch_size": 32, "quantize": "float32", "calibration_samples": 200,
+        "batch_size": 32, "quantize": "float32", "calibration_samples": 200, "report_sizes": 0,
     }
 
     def do_apply(self, source: SourceModel, dataset: Dataset, params: dict) -> Variant:
@@ -297,6 +298,7 @@ class PruneChannels(Recipe):
         return Variant(
             name=name, recipe=self.name, tflite_bytes=data, params=params,
             metrics={"channels_per_layer": report, "channels_removed": removed / total if total else 0.0,
-                     "keras_metric_before_finetune": before_tune, "keras_metric": keras_metric(pruned, dataset)},
+                     "keras_metric_before_finetune": before_tune, "keras_metric": keras_metric(pruned, dataset),
+                     **({"sizes": size_figures(pruned)} if params["report_sizes"] else {})},
             keras_model=pruned,
         )

@@ -31,6 +31,7 @@ import numpy as np
 
 from mcubench.core.errors import UserError
 from mcubench.models import tf as tfmod
+from mcubench.models.analysis import gzip_size
 from mcubench.models.data import Dataset
 from mcubench.models.load import SourceModel
 from mcubench.models.tfkeras_bridge import to_tf_keras
@@ -123,7 +124,7 @@ class _Prune(Recipe):
     defaults = {
         "sparsity": 0.75, "initial_sparsity": 0.0, "start_epoch": 0, "end_epoch": 3, "epochs": 4,
         "frequency": 10, "power": 3.0, "learning_rate": 1e-3, "batch_size": 32,
-        "quantize": "float32", "calibration_samples": 200, "block_size": "", "m_by_n": "",
+        "quantize": "float32", "calibration_samples": 200, "block_size": "", "m_by_n": "", "report_sizes": 0,
     }
 
     def do_apply(self, source: SourceModel, dataset: Dataset, params: dict) -> Variant:
@@ -200,6 +201,7 @@ class _Prune(Recipe):
                 "schedule": {"kind": self.schedule, "begin_step": begin_step, "end_step": end_step,
                              "frequency": int(params["frequency"]), "steps_per_epoch": steps_per_epoch},
                 "sparsity_log": log, "keras_metric": keras_metric(stripped, dataset),
+                **({"sizes": size_figures(stripped)} if params["report_sizes"] else {}),
             },
             keras_model=stripped,
         )
@@ -259,9 +261,20 @@ class _Prune(Recipe):
                 "sparsity_overall": sum(per_layer[n] * sizes[n] for n in sizes) / sum(sizes.values()),
                 "block_size": list(block), "schedule": schedule_info, "sparsity_log": log,
                 "keras_metric": keras_metric(model, dataset),
+                **({"sizes": size_figures(model)} if params["report_sizes"] else {}),
             },
             keras_model=model,
         )
+
+
+def size_figures(model: Any) -> dict[str, int]:
+    """The pruning study's size columns: the stripped model as float32 and as dynamic-range
+    int8 weights, each with its gzipped size (where zeros show)."""
+    sizes = {}
+    for mode in ("float32", "dynamic"):
+        data = convert(model, mode)
+        sizes[mode], sizes[f"{mode}_gzip"] = len(data), gzip_size(data)
+    return sizes
 
 
 def block_mask(kernel: np.ndarray, block: tuple[int, int], sparsity: float) -> np.ndarray:
