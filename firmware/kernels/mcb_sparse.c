@@ -1,4 +1,4 @@
-/* Block-sparse CONV_2D 1x1 / FULLY_CONNECTED. See mcb_sparse.h for the contract.
+/* Block-sparse CONV_2D / FULLY_CONNECTED. See mcb_sparse.h for the contract.
  *
  * The requantization below is the same arithmetic as requant()/store4() in mcb_kernels.c
  * (TFLite's double rounding; the short form when the compiler proved it exact). */
@@ -138,18 +138,52 @@ static inline void sparse_group(const int8_t *x, const uint16_t **op, const int8
 }
 #endif
 
-void mcbk_sparse_gemm(const mcbk_sparse_t *p, const int8_t *in, int8_t *out) {
-    const int32_t C = p->in_c, OC = p->out_c, groups = (OC + 3) >> 2, full_groups = OC >> 2;
+/* A border pixel's window gathered row by row into scratch (k_h rows of row_pad bytes), the
+ * input zero point where it leaves the input: gather_window() of mcb_kernels.c without
+ * horizontal dilation (the sparse kernel is not chosen for it). */
+static void sp_gather(const mcbk_sparse_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *scratch) {
+    const int32_t C = p->in_c, W = p->in_w, rp = p->row_pad;
+    const int8_t zp = (int8_t)p->in_zp;
+    const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+    int32_t kx1 = ix0 + p->k_w > W ? W - ix0 : p->k_w;
+    if (kx1 < kx0) kx1 = kx0;
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        int8_t *dst = scratch + (size_t)ky * rp;
+        const int32_t iy = iy0 + ky * p->dil_h;
+        if (iy < 0 || iy >= p->in_h || kx0 >= kx1) {
+            memset(dst, zp, (size_t)rp);
+            continue;
+        }
+        if (kx0 > 0) memset(dst, zp, (size_t)kx0 * C);
+        memcpy(dst + (size_t)kx0 * C, in_b + ((size_t)iy * W + (ix0 + kx0)) * C, (size_t)(kx1 - kx0) * C);
+        memset(dst + (size_t)kx1 * C, zp, (size_t)(rp - kx1 * C));
+    }
+}
+
+void mcbk_sparse_conv(const mcbk_sparse_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
+    const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c;
+    const int32_t groups = (OC + 3) >> 2, full_groups = OC >> 2;
     const int32_t lo = p->act_min, hi = p->act_max, zp = p->out_offset, fast = p->fast_rq;
     const uint32_t lo4 = sp_splat4(lo), hi4 = sp_splat4(hi);
+    const int32_t span_h = (p->k_h - 1) * p->dil_h, span_w = p->k_w - 1;
     for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = in + (size_t)b * p->in_h * p->in_w * C;
+        const int8_t *in_b = in + (size_t)b * H * W * C;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int8_t *row = in_b + (size_t)oy * p->stride_h * p->in_w * C;
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            const int rows_inside = iy0 >= 0 && iy0 + span_h < H;
             for (int32_t ox = 0; ox < p->out_w; ++ox, out += OC) {
-                const int8_t *x = row + (size_t)ox * p->stride_w * C;
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                const int8_t *x;
+                const uint16_t *off;
+                if (rows_inside && ix0 >= 0 && ix0 + span_w < W) {
+                    x = in_b + ((size_t)iy0 * W + ix0) * C;
+                    off = p->offsets;
+                } else {
+                    sp_gather(p, in_b, iy0, ix0, scratch);
+                    x = scratch;
+                    off = p->border_offsets;
+                }
                 const int8_t *w = p->weights;
-                const uint16_t *off = p->offsets;
                 const uint16_t *nnz = p->nnz;
                 const int32_t *bias = p->bias;
                 const mcbk_rq_t *rq = p->rq;

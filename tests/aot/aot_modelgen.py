@@ -110,13 +110,14 @@ def _build(spec: dict) -> bytes:
 
 
 def _zero_blocks(model, fraction: float, rng) -> None:
-    """Zeroes a random ``fraction`` of the 4 input x 4 output blocks of every Dense and 1x1
-    Conv2D kernel (the unit the AOT sparse kernel skips)."""
+    """Zeroes a random ``fraction`` of the 4 x 4 blocks of every Dense and Conv2D kernel viewed
+    as [k_h*k_w*in_c, out_c] (4 input bytes of a kernel row x 4 output channels when
+    k_w*in_c is a multiple of 4: the unit the AOT sparse kernel skips)."""
     import numpy as np
 
     for layer in model.layers:
         kernel = getattr(layer, "kernel", None)
-        if kernel is None or type(layer).__name__ not in ("Dense", "Conv2D") or tuple(kernel.shape[:-2]) not in ((), (1, 1)):
+        if kernel is None or type(layer).__name__ not in ("Dense", "Conv2D"):
             continue
         w = np.array(kernel.numpy())
         w2 = w.reshape(-1, w.shape[-1])
@@ -198,6 +199,10 @@ SPARSE = {
                            "block_sparsity": 0.5, "seed": 4, "range": [-2, 1]},
     "sparse_fc": {"inputs": [[64]], "layers": [{"op": "dense", "units": 20, "act": "relu6"}], "block_sparsity": 0.75, "seed": 5},
     "sparse_fc_all_zero_rows": {"inputs": [[32]], "layers": [{"op": "dense", "units": 8}], "block_sparsity": 0.9, "seed": 6},
+    "sparse_3x3_same_border": {"inputs": [[6, 7, 4]], "layers": [{"op": "conv", "filters": 12, "k": 3, "act": "relu"}],
+                               "block_sparsity": 0.7, "seed": 8},
+    "sparse_kws_first_conv": {"inputs": [[13, 10, 1]], "layers": [{"op": "conv", "filters": 16, "k": [10, 4], "s": 2}],
+                              "block_sparsity": 0.75, "seed": 9, "range": [-3, 2]},
     "sparse_dscnn": {"inputs": [[25, 5, 16]], "layers": [
         {"op": "dw", "k": 3, "act": "relu"}, {"op": "conv", "filters": 32, "k": 1, "act": "relu"},
         {"op": "dw", "k": 3, "act": "relu"}, {"op": "conv", "filters": 32, "k": 1, "act": "relu"},

@@ -26,7 +26,7 @@ def test_sparse_kernel_bit_exact_and_chosen(name, exact_rq, sparse_models, tmp_p
     model = sparse_models[name]
     project = compile_model(model, tmp_path, dsp=False, keep_inputs=False)
     source = (tmp_path / "model.c").read_text()
-    assert "mcbk_sparse_gemm(" in source, "the sparse kernel was not chosen for a block-sparse layer"
+    assert "mcbk_sparse_conv(" in source, "the sparse kernel was not chosen for a block-sparse layer"
     host = build_host(project, tmp_path, ("-DMCBK_EXACT_RQ=1",) if exact_rq else ())
     rng = np.random.default_rng(sum(map(ord, name)))
     for _ in range(4):
@@ -38,12 +38,18 @@ def test_sparse_kernel_bit_exact_and_chosen(name, exact_rq, sparse_models, tmp_p
 def test_dense_weights_keep_the_dense_kernel():
     w = np.random.default_rng(0).integers(-127, 128, (16, 1, 64)).astype(np.int8)
     layout, row_pad = conv_weight_layout(w)
-    geom = {"k_h": 1, "k_w": 1, "pad_top": 0, "pad_left": 0, "out_c": 16}
+    geom = {"k_h": 1, "k_w": 1, "dil_h": 1, "dil_w": 1, "in_w": 5, "in_c": 64, "out_c": 16}
     assert sparse.choose(layout, geom, row_pad) is None
     w[:, :, 16:] = 0  # 3 of 4 blocks zero in every group
     layout, row_pad = conv_weight_layout(w)
     enc = sparse.choose(layout, geom, row_pad)
     assert enc is not None and enc.kept == 4 * 4 and enc.sparse_cycles < enc.dense_cycles
     assert enc.offsets.tolist() == [0, 4, 8, 12] * 4
-    # a 3x3 kernel is never lowered to the 1x1 sparse kernel
-    assert sparse.choose(layout, dict(geom, k_h=3), row_pad) is None
+    # horizontal dilation makes a kernel row non-contiguous: dense
+    assert sparse.choose(layout, dict(geom, dil_w=2), row_pad) is None
+    # a 2-row kernel: offsets of row 1 step by the input row in place, by row_pad when gathered
+    w2 = np.zeros((4, 2, 8), np.int8)
+    w2[:, 1, 4:] = 1
+    layout, row_pad = conv_weight_layout(w2)
+    enc = sparse.choose(layout, dict(geom, k_h=2, k_w=2, in_c=4, out_c=4), row_pad)
+    assert enc.offsets.tolist() == [5 * 4 + 4] and enc.border_offsets.tolist() == [row_pad + 4]

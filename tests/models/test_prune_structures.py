@@ -95,7 +95,7 @@ def test_prune_structure_cli_contract_runs_bit_exact_on_the_aot_runtime(structur
         from mcubench.runtimes.aot import compile_model
 
         compile_model((out / pruned[0]["file"]).read_bytes(), tmp_path / "c")
-        assert (tmp_path / "c" / "model.c").read_text().count("mcbk_sparse_gemm(") >= 4  # the pointwise layers
+        assert (tmp_path / "c" / "model.c").read_text().count("mcbk_sparse_conv(") >= 5  # conv0 and the pointwise layers
     bench = mcubench("bench", str(out / pruned[0]["file"]), "--runtime", "aot", "--estimate", "mps2-an386", "--json",
                      "--warmup", "0", "--runs", "1", "--out", str(tmp_path / "bench.json"))
     assert bench.returncode == 0, bench.stderr[-3000:]

@@ -10,11 +10,11 @@ Two schedules, with parameters as a user sets them (epochs are turned into steps
   ``final + (initial - final) * (1 - (s - begin) / (end - begin)) ** power``, applied at steps
   where ``(s - begin) % frequency == 0`` (:func:`polynomial_sparsity`).
 
-Structure (``block_size`` / ``m_by_n``): ``block_size="4x4"`` prunes whole blocks of 4 input x
-4 output channels (tfmot pools |w| over each block and ranks the blocks), the unit the AOT
-sparse kernel skips (see docs/aot.md): tfmot pools blocks only on kernels that are 2-D once
-squeezed, so only Dense and 1x1 Conv2D layers (the pointwise layers that carry most of a
-DS-CNN's MACs) are wrapped, every other layer stays dense. ``m_by_n="2:4"`` keeps 2 of every 4
+Structure (``block_size`` / ``m_by_n``): ``block_size="4x4"`` prunes whole blocks of 4 inputs x
+4 output channels of each kernel viewed as [k_h*k_w*in_c, out_c] (tfmot's rule: |w| averaged
+per block, the lowest blocks zeroed), the unit the AOT sparse kernel skips (see docs/aot.md).
+Dense layers and Conv2D layers whose blocks stay inside one kernel row (1x1, or k_w*in_c a
+multiple of the block height) are pruned; depthwise and other layers stay dense. ``m_by_n="2:4"`` keeps 2 of every 4
 consecutive weights along the input channels (Conv2D and Dense; the target sparsity is then
 m/n whatever ``sparsity`` says). Without either, every prunable layer is pruned weight by weight.
 
@@ -98,15 +98,22 @@ def parse_structure(recipe: str, block_size: str, m_by_n: str) -> tuple[tuple[in
     return block, mn
 
 
-def structured_layer(layer: Any, m_by_n: bool) -> bool:
-    """Layers that block (or m:n) pruning wraps: tfmot pools blocks only over kernels that are
-    2-D once squeezed (Dense, 1x1 Conv2D); m:n takes Conv2D and Dense."""
+def structured_layer(layer: Any, block: tuple[int, int] | None) -> bool:
+    """Layers that block (``block`` given) or m:n pruning prunes.
+
+    m:n: Conv2D and Dense (tfmot's rule). Blocks: Dense, and Conv2D whose blocks of ``block[0]``
+    consecutive kernel inputs stay inside one kernel row (1x1 kernels, or ``k_w * in_c`` a
+    multiple of ``block[0]``): the kernel viewed as [k_h*k_w*in_c, out_c] then has blocks that
+    are exactly steps of the AOT layout, which the sparse kernel skips."""
     kind = type(layer).__name__
     if kind == "Dense":
         return True
-    if kind != "Conv2D":
+    if kind != "Conv2D" or int(layer.get_config().get("groups", 1)) != 1:
         return False
-    return m_by_n or tuple(layer.get_config()["kernel_size"]) == (1, 1)
+    if block is None:
+        return True
+    k_h, k_w = tuple(layer.get_config()["kernel_size"])
+    return (k_h, k_w) == (1, 1) or (k_w * int(layer.kernel.shape[2])) % block[0] == 0
 
 
 def _copy_weights(base: Any, pruned: Any) -> None:
@@ -163,7 +170,7 @@ class _Prune(Recipe):
             else:
                 def wrap(layer: Any) -> Any:
                     clone = layer.__class__.from_config(layer.get_config())
-                    if not structured_layer(layer, True):
+                    if not structured_layer(layer, None):
                         return clone
                     return sparsity_api.prune_low_magnitude(clone, pruning_schedule=schedule, sparsity_m_by_n=m_by_n)
 
@@ -215,13 +222,14 @@ class _Prune(Recipe):
     def _block_prune(self, base: Any, dataset: Dataset, params: dict, schedule: Any, block: tuple[int, int], schedule_info: dict) -> Variant:
         """Block pruning with tfmot's schedule and tfmot's block rule (mean |w| per block, the
         lowest-ranked blocks zeroed, at the schedule's steps), applied by a callback: tfmot's
-        wrapper refuses block sizes on 4-D kernels, and 1x1 Conv2D kernels are 4-D."""
+        wrapper refuses block sizes on 4-D kernels, and Conv2D kernels are 4-D."""
         tfk = tfmod.tf_keras()
         model = tfk.models.clone_model(base)
         model.set_weights(base.get_weights())
-        targets = [layer for layer in model.layers if structured_layer(layer, False)]
+        targets = [layer for layer in model.layers if structured_layer(layer, block)]
         if not targets:
-            raise UserError(f"recipe {self.name}: no layer of {base.name} takes block pruning", "block pruning needs Dense or 1x1 Conv2D layers")
+            raise UserError(f"recipe {self.name}: no layer of {base.name} takes block pruning",
+                            "block pruning needs Dense layers or Conv2D layers whose k_w * in_channels is a multiple of the block height")
         masks = {layer.name: np.ones(layer.kernel.shape, np.float32) for layer in targets}
         log: list[dict] = []
 
@@ -278,8 +286,8 @@ def size_figures(model: Any) -> dict[str, int]:
 
 
 def block_mask(kernel: np.ndarray, block: tuple[int, int], sparsity: float) -> np.ndarray:
-    """tfmot's block rule on a kernel viewed as [inputs, outputs] (a 1x1 conv's (1, 1, in, out)
-    squeezed): mean |w| per block (edge blocks averaged over what they hold), the
+    """tfmot's block rule on a kernel viewed as [inputs, outputs] (a conv's (k_h, k_w, in, out)
+    as [k_h*k_w*in, out]): mean |w| per block (edge blocks averaged over what they hold), the
     ``round(sparsity * blocks)`` lowest blocks masked."""
     w2 = np.abs(kernel.reshape(-1, kernel.shape[-1]))
     rows, cols = w2.shape
