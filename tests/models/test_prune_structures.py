@@ -102,3 +102,27 @@ def test_prune_structure_cli_contract_runs_bit_exact_on_the_aot_runtime(structur
     result = json.loads(bench.stdout)
     assert result["outputs_match"] is True
     assert result["estimate"]["estimated_cycles"] > 0
+
+
+@pytest.mark.slow
+def test_prune_study_reports_device_columns_and_plots(tmp_path):
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    out = tmp_path / "study"
+    proc = mcubench("prune", "--example", "kws_dscnn", "--study", "--structure", "channels", "--sparsity", "0.5",
+                    "--epochs", "1", "--workers", "1", "--out", str(out), "--json",
+                    env={"MCUBENCH_RESULTS": str(tmp_path / "results")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(proc.stdout)["rows"]
+    assert [r["structure"] for r in rows] == ["dense", "channels"]
+    dense, pruned = rows
+    for r in rows:
+        assert r["outputs_match"] is True
+        assert r["flash_bytes"] > 0 and r["arena_bytes"] > 0 and r["instructions"] > 0
+        assert r["estimated_cycles"] > 0 and r["estimate_board"] == "nano33ble"
+    assert pruned["float32_gzip_bytes"] > 0 and pruned["dynamic_gzip_bytes"] > 0
+    assert pruned["macs"] <= 0.55 * dense["macs"] and pruned["x_dense"] < 0.6
+    # kws_dscnn's data is synthetic (no accuracy claim): no accuracy-vs-latency plot, the size plot stays
+    assert dense["metric"] is None and not (out / "plots" / "metric_latency.png").exists()
+    assert (out / "plots" / "size_sparsity.png").is_file()
+    assert "Pruning study" in (out / "report.md").read_text()
