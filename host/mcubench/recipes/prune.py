@@ -4,7 +4,8 @@ Two schedules, with parameters as a user sets them (epochs are turned into steps
 ``ceil(len(x_train) / batch_size)`` steps per epoch):
 
 * ``prune_constant``: the target ``sparsity`` from ``start_epoch`` on, re-applied every
-  ``frequency`` steps (static sparsity).
+  ``frequency`` steps (static sparsity). ``frequency`` is capped at the steps the schedule has
+  (:func:`capped_frequency`), so a short training still reaches the target.
 * ``prune_polynomial``: from ``initial_sparsity`` to ``sparsity`` between ``start_epoch`` and
   ``end_epoch``; at step ``s`` the target is
   ``final + (initial - final) * (1 - (s - begin) / (end - begin)) ** power``, applied at steps
@@ -74,6 +75,15 @@ def kernel_sparsity(model: Any, layer_names: list[str] | None = None) -> dict[st
 def kernel_sparsity_of(layer: Any) -> list[float]:
     return [float(np.mean(np.asarray(w.numpy()) == 0)) for w in layer.weights
             if w.name.split("/")[-1].split(":")[0] in KERNEL_NAMES]
+
+
+def capped_frequency(frequency: int, begin_step: int, end_step: int, total_steps: int) -> int:
+    """The mask-update interval, capped at the steps the schedule has (training steps count from
+    1, as in tfmot's wrapper): without the cap a short training (a small data set) would never
+    reach an update step and stay dense. Constant: at most ``total - begin``; polynomial: at
+    most ``end - begin``, so the last update lands on ``end_step`` at the final sparsity."""
+    window = (total_steps if end_step < 0 else end_step) - begin_step
+    return max(1, min(frequency, window)) if window >= 1 else frequency
 
 
 def parse_structure(recipe: str, block_size: str, m_by_n: str) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
@@ -147,23 +157,23 @@ class _Prune(Recipe):
         sparsity_api = mot.sparsity.keras
         steps_per_epoch = math.ceil(len(dataset.x_train) / params["batch_size"])
         begin_step = int(params["start_epoch"]) * steps_per_epoch
+        end_step = -1 if self.schedule == "constant" else int(params["end_epoch"]) * steps_per_epoch
+        if self.schedule != "constant" and end_step <= begin_step:
+            raise UserError(f"recipe {self.name}: end_epoch must be after start_epoch", "e.g. start_epoch=0 end_epoch=3")
+        frequency = capped_frequency(int(params["frequency"]), begin_step, end_step, int(params["epochs"]) * steps_per_epoch)
         if self.schedule == "constant":
-            end_step = -1
-            schedule = sparsity_api.ConstantSparsity(params["sparsity"], begin_step=begin_step, frequency=int(params["frequency"]))
+            schedule = sparsity_api.ConstantSparsity(params["sparsity"], begin_step=begin_step, frequency=frequency)
         else:
-            end_step = int(params["end_epoch"]) * steps_per_epoch
-            if end_step <= begin_step:
-                raise UserError(f"recipe {self.name}: end_epoch must be after start_epoch", "e.g. start_epoch=0 end_epoch=3")
             schedule = sparsity_api.PolynomialDecay(
                 initial_sparsity=params["initial_sparsity"], final_sparsity=params["sparsity"],
-                begin_step=begin_step, end_step=end_step, power=params["power"], frequency=int(params["frequency"]),
+                begin_step=begin_step, end_step=end_step, power=params["power"], frequency=frequency,
             )
         block, m_by_n = parse_structure(self.name, params["block_size"], params["m_by_n"])
         base = to_tf_keras(source.keras_model)
         if block is not None:
             return self._block_prune(base, dataset, params, schedule, block,
                                      {"kind": self.schedule, "begin_step": begin_step, "end_step": end_step,
-                                      "frequency": int(params["frequency"]), "steps_per_epoch": steps_per_epoch})
+                                      "frequency": frequency, "steps_per_epoch": steps_per_epoch})
         try:
             if m_by_n is None:
                 pruned = sparsity_api.prune_low_magnitude(base, pruning_schedule=schedule)
@@ -206,7 +216,7 @@ class _Prune(Recipe):
             metrics={
                 "sparsity_per_layer": per_layer, "sparsity_overall": zeros / total if total else 0.0,
                 "schedule": {"kind": self.schedule, "begin_step": begin_step, "end_step": end_step,
-                             "frequency": int(params["frequency"]), "steps_per_epoch": steps_per_epoch},
+                             "frequency": frequency, "steps_per_epoch": steps_per_epoch},
                 "sparsity_log": log, "keras_metric": keras_metric(stripped, dataset),
                 **({"sizes": size_figures(stripped)} if params["report_sizes"] else {}),
             },
@@ -234,9 +244,10 @@ class _Prune(Recipe):
         log: list[dict] = []
 
         class _BlockMasks(tfk.callbacks.Callback):
-            step = 0  # as tfmot's wrapper: the first batch is step 0
+            step = 0
 
             def on_train_batch_begin(self, batch, logs=None):
+                _BlockMasks.step += 1  # as tfmot's wrapper: steps count from 1
                 should, target = schedule(_BlockMasks.step)
                 if bool(should):
                     for layer in targets:
@@ -244,7 +255,6 @@ class _Prune(Recipe):
                 self._apply()
 
             def on_train_batch_end(self, batch, logs=None):
-                _BlockMasks.step += 1
                 self._apply()
 
             def on_epoch_end(self, epoch, logs=None):
