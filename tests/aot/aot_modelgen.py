@@ -122,7 +122,7 @@ def _zero_blocks(model, fraction: float, rng) -> None:
         w = np.array(kernel.numpy())
         w2 = w.reshape(-1, w.shape[-1])
         rows, cols = -(-w2.shape[0] // 4), -(-w2.shape[1] // 4)
-        for b in rng.permutation(rows * cols)[: int(round(fraction * rows * cols))]:
+        for b in rng.permutation(rows * cols)[: round(fraction * rows * cols)]:
             r, c = divmod(int(b), cols)
             w2[4 * r:4 * r + 4, 4 * c:4 * c + 4] = 0.0
         kernel.assign(w2.reshape(w.shape))

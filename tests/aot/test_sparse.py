@@ -9,7 +9,6 @@ import aot_modelgen as modelgen
 import numpy as np
 import pytest
 from conftest import build_host, random_inputs, tflm_outputs
-
 from mcubench.runtimes.aot import compile_model, sparse
 from mcubench.runtimes.aot.lower import conv_weight_layout
 

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 from helpers import mcubench, require_tool
-
 from mcubench.models import tf as tfmod
 from mcubench.models.analysis import analyze
 from mcubench.recipes import get_recipe

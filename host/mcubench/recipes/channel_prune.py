@@ -195,7 +195,7 @@ def channel_scores(model: Any, plan: ChannelPlan, criterion: str = "l2") -> dict
 
 
 def keep_count(size: int, sparsity: float, multiple: int) -> int:
-    keep = max(1, int(round((1.0 - sparsity) * size)))
+    keep = max(1, round((1.0 - sparsity) * size))
     if multiple > 1 and size >= multiple:
         keep = min(size, -(-keep // multiple) * multiple)
     return keep

@@ -307,7 +307,7 @@ def block_mask(kernel: np.ndarray, block: tuple[int, int], sparsity: float) -> n
     count = np.zeros_like(padded)
     padded[:rows, :cols], count[:rows, :cols] = w2, 1.0
     pooled = padded.reshape(ph, bh, pw, bw).sum(axis=(1, 3)) / count.reshape(ph, bh, pw, bw).sum(axis=(1, 3))
-    k = int(round(sparsity * pooled.size))
+    k = round(sparsity * pooled.size)
     keep = np.ones(pooled.size, np.float32)
     keep[np.argsort(pooled.ravel(), kind="stable")[:k]] = 0.0
     full = np.repeat(np.repeat(keep.reshape(ph, pw), bh, axis=0), bw, axis=1)[:rows, :cols]

@@ -141,8 +141,8 @@ def plot_size_sparsity(rows: list[dict[str, Any]]) -> Plot | None:
 def study_report(rows: list[dict[str, Any]], records: list[Record], title: str) -> Report:
     add_ratios(rows)
     plots = [p for p in (plot_metric_latency(rows), plot_size_sparsity(rows)) if p is not None]
-    notes = ["Device columns come from QEMU (mps2-an386, Cortex-M4): instructions are exact; cycles and ms are "
-             "estimates of the Cortex-M4 cost model for the named board, not measurements.",
+    notes = [("Device columns come from QEMU (mps2-an386, Cortex-M4): instructions are exact; cycles and ms are "
+              "estimates of the Cortex-M4 cost model for the named board, not measurements."),
              "'x dense' is estimated cycles over the dense int8 variant's."]
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return Report(title, generated, records, plots, [study_table(rows)], notes)
