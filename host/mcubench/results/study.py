@@ -96,7 +96,7 @@ def plot_metric_latency(rows: list[dict[str, Any]]) -> Plot | None:
         ax.scatter([r["estimated_ms"] for r in group], [100 * r["metric"] if r["metric_name"] == "accuracy" else r["metric"] for r in group],
                    color=_color(structure), s=60, label=structure, edgecolors="black")
         for r in group:
-            ax.annotate(f"{100 * r['sparsity']:g}% {r['schedule'][:4]}", (r["estimated_ms"], 100 * r["metric"] if r["metric_name"] == "accuracy" else r["metric"]),
+            ax.annotate(f"{100 * r['sparsity']:g}%" + (" poly" if r["schedule"] == "polynomial" else ""), (r["estimated_ms"], 100 * r["metric"] if r["metric_name"] == "accuracy" else r["metric"]),
                         textcoords="offset points", xytext=(5, 4), fontsize=7)
     board = next((r["estimate_board"] for r in pts if r["estimate_board"]), "?")
     ax.set_xlabel(f"estimated latency (ms, Cortex-M4 cost model, {board})")
