@@ -76,9 +76,12 @@ class JobSpec:
     runs: int = 5
     model_sha256: str | None = None  # for model files: their content, so an edited file is a new job
     recipe_params: tuple[tuple[str, Any], ...] = ()
+    estimate: str | None = None  # a board assumption: add the cycle estimate (QEMU's instruction plugin)
 
     def key(self) -> str:
         ident = {**asdict(self), "tool_version": tool_version()}
+        if self.estimate is None:
+            del ident["estimate"]  # keys of sweeps without estimates stay as they were
         if self.model_sha256:
             ident["model"] = f"sha256:{self.model_sha256}"  # the file's content, not where it lies
         if self.model.startswith("example:"):
@@ -159,7 +162,7 @@ def _expand_params(params: dict[str, Any], where: str) -> list[tuple[tuple[str, 
 def parse_config(data: dict[str, Any], source: str, base_dir: Path | None = None) -> SweepConfig:
     if not isinstance(data, dict):
         raise UserError(f"{source}: a sweep file is a YAML mapping", "see docs/sweeps.md for the format")
-    known = {"name", "models", "recipes", "runtimes", "boards", "targets", "memory_of", "warmup", "runs"}
+    known = {"name", "models", "recipes", "runtimes", "boards", "targets", "memory_of", "warmup", "runs", "estimate"}
     unknown = set(data) - known
     if unknown:
         raise UserError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}", f"known keys: {', '.join(sorted(known))}")
@@ -184,7 +187,8 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path | None = None
             raise UserError(f"{source}: model entry {entry} needs exactly one of builtin/example/path", "e.g. {example: digits}")
         kind = kinds[0]
         for board, target in itertools.product(boards, targets):
-            common = dict(board=board, target=target, memory_of=data.get("memory_of"), warmup=warmup, runs=runs)
+            common = dict(board=board, target=target, memory_of=data.get("memory_of"), warmup=warmup, runs=runs,
+                          estimate=data.get("estimate"))
             if kind == WORKLOAD_ENTRY:
                 for params in _expand_params(entry.get("params", {}), source):
                     jobs.append(JobSpec(f"{WORKLOAD_ENTRY}:{entry[WORKLOAD_ENTRY]}", None, WORKLOAD_RUNTIME, params=params, **common))
@@ -276,7 +280,8 @@ def _run_job(spec: JobSpec) -> dict[str, Any]:
         else:
             workload, runtime, extras = workload_for_model(Path(spec.model), spec.runtime)
         workload.warmup, workload.runs = spec.warmup, spec.runs
-    request = BenchRequest(workload, runtime=runtime, board=spec.board, target=spec.target, memory_of=spec.memory_of, **extras)
+    request = BenchRequest(workload, runtime=runtime, board=spec.board, target=spec.target, memory_of=spec.memory_of,
+                           estimate=spec.estimate, **extras)
     return run_bench(request).result
 
 

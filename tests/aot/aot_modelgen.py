@@ -90,6 +90,8 @@ def _build(spec: dict) -> bytes:
         fan = max(1, int(np.prod(w.shape[:-1])))
         w.assign(rng.normal(0.0, 1.5 / np.sqrt(fan), w.shape).astype(np.float32)
                  if len(w.shape) > 1 else rng.normal(0.0, 0.3, w.shape).astype(np.float32))
+    if spec.get("block_sparsity"):
+        _zero_blocks(model, spec["block_sparsity"], rng)
     lo, hi = spec.get("range", (-1.0, 3.0))
 
     def rep():
@@ -105,6 +107,25 @@ def _build(spec: dict) -> bytes:
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
     return conv.convert()
+
+
+def _zero_blocks(model, fraction: float, rng) -> None:
+    """Zeroes a random ``fraction`` of the 4 x 4 blocks of every Dense and Conv2D kernel viewed
+    as [k_h*k_w*in_c, out_c] (4 input bytes of a kernel row x 4 output channels when
+    k_w*in_c is a multiple of 4: the unit the AOT sparse kernel skips)."""
+    import numpy as np
+
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None or type(layer).__name__ not in ("Dense", "Conv2D"):
+            continue
+        w = np.array(kernel.numpy())
+        w2 = w.reshape(-1, w.shape[-1])
+        rows, cols = -(-w2.shape[0] // 4), -(-w2.shape[1] // 4)
+        for b in rng.permutation(rows * cols)[: round(fraction * rows * cols)]:
+            r, c = divmod(int(b), cols)
+            w2[4 * r:4 * r + 4, 4 * c:4 * c + 4] = 0.0
+        kernel.assign(w2.reshape(w.shape))
 
 
 def models(specs: dict[str, dict]) -> dict[str, bytes]:
@@ -168,6 +189,24 @@ MULTI_OP = {
         {"op": "conv", "filters": 8, "k": 3}, {"op": "add_skip"}, {"op": "relu"},
         {"op": "avgpool", "k": 2}, {"op": "flatten"}, {"op": "dense", "units": 10}, {"op": "softmax"}],
         "range": [0, 1]},
+}
+
+# Block-sparse weights (4 input x 4 output blocks zeroed): the AOT sparse kernel's cases.
+SPARSE = {
+    "sparse_1x1_partial_group": {"inputs": [[5, 6, 24]], "layers": [{"op": "conv", "filters": 10, "k": 1, "act": "relu"}],
+                                 "block_sparsity": 0.6, "seed": 3},
+    "sparse_1x1_s2_cin6": {"inputs": [[7, 7, 6]], "layers": [{"op": "conv", "filters": 8, "k": 1, "s": 2, "pad": "valid"}],
+                           "block_sparsity": 0.5, "seed": 4, "range": [-2, 1]},
+    "sparse_fc": {"inputs": [[64]], "layers": [{"op": "dense", "units": 20, "act": "relu6"}], "block_sparsity": 0.75, "seed": 5},
+    "sparse_fc_all_zero_rows": {"inputs": [[32]], "layers": [{"op": "dense", "units": 8}], "block_sparsity": 0.9, "seed": 6},
+    "sparse_3x3_same_border": {"inputs": [[6, 7, 4]], "layers": [{"op": "conv", "filters": 12, "k": 3, "act": "relu"}],
+                               "block_sparsity": 0.7, "seed": 8},
+    "sparse_kws_first_conv": {"inputs": [[13, 10, 1]], "layers": [{"op": "conv", "filters": 16, "k": [10, 4], "s": 2}],
+                              "block_sparsity": 0.75, "seed": 9, "range": [-3, 2]},
+    "sparse_dscnn": {"inputs": [[25, 5, 16]], "layers": [
+        {"op": "dw", "k": 3, "act": "relu"}, {"op": "conv", "filters": 32, "k": 1, "act": "relu"},
+        {"op": "dw", "k": 3, "act": "relu"}, {"op": "conv", "filters": 32, "k": 1, "act": "relu"},
+        {"op": "gap"}, {"op": "dense", "units": 12}, {"op": "softmax"}], "block_sparsity": 0.75, "seed": 7, "range": [-3, 2]},
 }
 
 # Models the AOT runtime must refuse (op index and name in the message).

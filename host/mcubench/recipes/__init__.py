@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from mcubench.core.errors import UserError
 from mcubench.recipes.base import Recipe
+from mcubench.recipes.channel_prune import PruneChannels
 from mcubench.recipes.distill import Distill
 from mcubench.recipes.prune import PruneConstant, PrunePolynomial
 from mcubench.recipes.ptq import Dynamic, Float16, Float32, Int8, Int16x8
@@ -16,7 +17,7 @@ from mcubench.recipes.qat import QatInt8
 
 
 def _registry() -> dict[str, type[Recipe]]:
-    classes = [Float32, Int8, Int16x8, Float16, Dynamic, QatInt8, PruneConstant, PrunePolynomial, Distill]
+    classes = [Float32, Int8, Int16x8, Float16, Dynamic, QatInt8, PruneConstant, PrunePolynomial, PruneChannels, Distill]
     return {cls.name: cls for cls in classes}
 
 

@@ -74,6 +74,8 @@ def host_metrics_from(analysis: dict[str, Any], variant_metrics: dict[str, Any])
         "macs": analysis.get("total_macs"),
         "params": analysis.get("params"),
         "sparsity": sparsity,
+        # pruning recipes with report_sizes=1: stripped float32 / dynamic-range sizes (and gzipped)
+        **({"sizes": variant_metrics["sizes"]} if (variant_metrics or {}).get("sizes") else {}),
     }
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mcubench.runtimes.aot import quant
+from mcubench.runtimes.aot import quant, sparse
 from mcubench.runtimes.aot.graph import Graph, Operator, Tensor
 
 # Highest operator version whose semantics the kernels implement (types are checked too).
@@ -164,19 +164,37 @@ def _gemm_step(op: Operator, p: str, x: Tensor, y: Tensor, w: np.ndarray, bias: 
     folded = np.zeros(ocp, np.int64)
     folded[:oc] = bias + (-x.zero_point) * wsum
     fast = _fast_rq(bias, np.abs(w.reshape(oc, -1).astype(np.int64)).sum(axis=1), shift)
-    defs = _c_array("int8_t", f"{p}_w", layout)
-    defs += _c_array("int32_t", f"{p}_bias", _wrap32(folded))
-    defs += _rq_array(f"{p}_rq", mult, shift, ocp, y.zero_point)
-    f = dict(geom, row_pad=row_pad, in_zp=x.zero_point, out_offset=y.zero_point, act_min=amin, act_max=amax,
-             fast_rq=fast, weights=f"{p}_w", bias=f"{p}_bias", rq=f"{p}_rq")
-    defs += _conv_struct(p, f)
+    bias_rq = _c_array("int32_t", f"{p}_bias", _wrap32(folded)) + _rq_array(f"{p}_rq", mult, shift, ocp, y.zero_point)
     border = (geom["pad_top"] or geom["pad_left"] or geom["dil_w"] != 1 or
               (geom["out_h"] - 1) * geom["stride_h"] + (geom["k_h"] - 1) * geom["dil_h"] >= geom["in_h"] + geom["pad_top"] or
               (geom["out_w"] - 1) * geom["stride_w"] + (geom["k_w"] - 1) * geom["dil_w"] >= geom["in_w"] + geom["pad_left"])
     scratch = geom["k_h"] * row_pad if border else 0
+    blocks = sparse.choose(layout, geom, row_pad)
+    if blocks is not None:  # estimated cheaper than dense: see sparse.py
+        return _sparse_step(op, p, x, y, blocks, bias_rq, geom, amin, amax, fast, macs, weight_bytes, row_pad, scratch,
+                            row_pad - w.shape[2])
+    defs = _c_array("int8_t", f"{p}_w", layout) + bias_rq
+    f = dict(geom, row_pad=row_pad, in_zp=x.zero_point, out_offset=y.zero_point, act_min=amin, act_max=amax,
+             fast_rq=fast, weights=f"{p}_w", bias=f"{p}_bias", rq=f"{p}_rq")
+    defs += _conv_struct(p, f)
     call = f"mcbk_conv2d(&{p}, {{T{x.index}}}, {{T{y.index}}}, {{S}});"
     return Step(op.index, op.opcode, [x.index], [y.index], macs, defs, call, weight_bytes=weight_bytes,
                 scratch_bytes=scratch, stream=_stream(geom), overread=row_pad - w.shape[2])
+
+
+def _sparse_step(op: Operator, p: str, x: Tensor, y: Tensor, blocks: sparse.SparseBlocks, bias_rq: str, geom: dict,
+                 amin: int, amax: int, fast: int, macs: int, weight_bytes: int, row_pad: int, scratch: int,
+                 overread: int) -> Step:
+    """The block-sparse kernel's step; ``bias_rq`` holds the folded bias and requantization."""
+    defs = (f"/* {op.opcode} sparse: {blocks.kept} of {len(blocks.nnz) * blocks.blocks} weight blocks kept; estimated "
+            f"{blocks.sparse_cycles} vs {blocks.dense_cycles} dense cycles per pixel */\n") + bias_rq
+    defs += _c_array("uint16_t", f"{p}_nnz", blocks.nnz) + _c_array("uint16_t", f"{p}_off", blocks.offsets)
+    defs += _c_array("uint16_t", f"{p}_offb", blocks.border_offsets) + _c_array("int8_t", f"{p}_w", blocks.weights)
+    fields = sparse.struct_fields(dict(geom, row_pad=row_pad), x.zero_point, y.zero_point, amin, amax, fast, p)
+    defs += f"static const mcbk_sparse_t {p} = {{{', '.join(map(str, fields))}}};\n"
+    call = f"mcbk_sparse_conv(&{p}, {{T{x.index}}}, {{T{y.index}}}, {{S}});"
+    return Step(op.index, op.opcode, [x.index], [y.index], macs, defs, call, weight_bytes=weight_bytes,
+                scratch_bytes=scratch, stream=_stream(geom), overread=overread)
 
 
 def _stream(geom: dict) -> dict | None:

@@ -1,0 +1,206 @@
+/* Block-sparse CONV_2D / FULLY_CONNECTED. See mcb_sparse.h for the contract.
+ *
+ * The requantization below is the same arithmetic as requant()/store4() in mcb_kernels.c
+ * (TFLite's double rounding; the short form when the compiler proved it exact). */
+#include "mcb_sparse.h"
+
+#include <string.h>
+
+#if MCBK_USE_DSP
+#include <arm_acle.h>
+#endif
+
+static inline int32_t sp_rdivpot(int32_t x, int exponent) {
+    if (exponent <= 0) return x;
+    const int32_t mask = (int32_t)((1LL << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+static inline int32_t sp_srdhm(int32_t a, int32_t b) {
+    if (a == b && a == INT32_MIN) return INT32_MAX;
+    const int64_t ab = (int64_t)a * (int64_t)b;
+    return (int32_t)((ab + (1LL << 30)) >> 31);
+}
+
+static inline int32_t sp_smmulr(int32_t a, int32_t b) {
+#if MCBK_USE_DSP
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
+#endif
+}
+
+static inline int32_t sp_ssat8(int32_t v) {
+#if MCBK_USE_DSP
+    return __ssat(v, 8);
+#else
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
+static inline int32_t sp_requant(int32_t acc, const mcbk_rq_t *q, int fast, int32_t zp) {
+#if defined(MCBK_EXACT_RQ) && MCBK_EXACT_RQ
+    fast = 0;
+#endif
+    if (fast) {
+        const int32_t h = sp_smmulr(acc << 1, q->mult);
+        return sp_ssat8((h + q->rnd + (h >> 31)) >> q->rs);
+    }
+    const int32_t h = sp_rdivpot(sp_srdhm((int32_t)((uint32_t)acc << q->ls), q->mult), q->rs);
+    return sp_ssat8(h + zp);
+}
+
+static inline int8_t sp_clamp(int32_t v, int32_t lo, int32_t hi) {
+    return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+/* Four saturated outputs clamped to [lo, hi] and stored as one word (SSUB8/SEL). */
+static inline void sp_store4(int8_t *o, int32_t v0, int32_t v1, int32_t v2, int32_t v3, uint32_t lo4, uint32_t hi4,
+                             int32_t lo, int32_t hi) {
+#if MCBK_USE_DSP
+    uint32_t w = ((uint32_t)v0 & 0xFFu) | (((uint32_t)v1 & 0xFFu) << 8) | (((uint32_t)v2 & 0xFFu) << 16) |
+                 ((uint32_t)v3 << 24);
+    (void)__ssub8(w, lo4);
+    w = __sel(w, lo4);
+    (void)__ssub8(w, hi4);
+    w = __sel(hi4, w);
+    memcpy(o, &w, 4);
+    (void)lo; (void)hi;
+#else
+    (void)lo4; (void)hi4;
+    o[0] = sp_clamp(v0, lo, hi);
+    o[1] = sp_clamp(v1, lo, hi);
+    o[2] = sp_clamp(v2, lo, hi);
+    o[3] = sp_clamp(v3, lo, hi);
+#endif
+}
+
+static inline uint32_t sp_splat4(int32_t v) { return ((uint32_t)v & 0xFFu) * 0x01010101u; }
+
+/* acc[j] += the n blocks of one group: input word at x + offsets[i], 16 weight bytes. */
+#if MCBK_USE_DSP
+#define MCBK_SP_STEP(A, W)                            \
+    "sxtb16 %[t], %[" W "]\n\t"                      \
+    "sxtb16 %[" W "], %[" W "], ror #8\n\t"          \
+    "smlad %[" A "], %[xa], %[t], %[" A "]\n\t"      \
+    "smlad %[" A "], %[xb], %[" W "], %[" A "]\n\t"
+
+static inline void sparse_group(const int8_t *x, const uint16_t **op, const int8_t **wp, int32_t n,
+                                int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
+    int32_t c0 = *a0, c1 = *a1, c2 = *a2, c3 = *a3;
+    const int8_t *w = *wp;
+    const uint16_t *off = *op;
+    uint32_t xa, xb, w0, w1, t;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrh %[t], [%[off]], #2\n\t"
+        "ldr %[xb], [%[x], %[t]]\n\t"
+        "ldrd %[w0], %[w1], [%[w]], #8\n\t"
+        "sxtb16 %[xa], %[xb]\n\t"
+        "sxtb16 %[xb], %[xb], ror #8\n\t"
+        MCBK_SP_STEP("c0", "w0")
+        MCBK_SP_STEP("c1", "w1")
+        "ldrd %[w0], %[w1], [%[w]], #8\n\t"
+        MCBK_SP_STEP("c2", "w0")
+        MCBK_SP_STEP("c3", "w1")
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        : [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [off] "+r"(off), [w] "+r"(w),
+          [n] "+r"(n), [xa] "=&r"(xa), [xb] "=&r"(xb), [w0] "=&r"(w0), [w1] "=&r"(w1), [t] "=&r"(t)
+        : [x] "r"(x)
+        : "cc", "memory");
+    *wp = w;
+    *op = off;
+    *a0 = c0; *a1 = c1; *a2 = c2; *a3 = c3;
+}
+#else
+static inline void sparse_group(const int8_t *x, const uint16_t **op, const int8_t **wp, int32_t n,
+                                int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
+    int32_t c0 = *a0, c1 = *a1, c2 = *a2, c3 = *a3;
+    const int8_t *w = *wp;
+    const uint16_t *off = *op;
+    while (n--) {
+        const int8_t *xi = x + *off++;
+        const int32_t x0 = xi[0], x1 = xi[1], x2 = xi[2], x3 = xi[3];
+        c0 += w[0] * x0 + w[1] * x1 + w[2] * x2 + w[3] * x3;
+        c1 += w[4] * x0 + w[5] * x1 + w[6] * x2 + w[7] * x3;
+        c2 += w[8] * x0 + w[9] * x1 + w[10] * x2 + w[11] * x3;
+        c3 += w[12] * x0 + w[13] * x1 + w[14] * x2 + w[15] * x3;
+        w += 16;
+    }
+    *wp = w;
+    *op = off;
+    *a0 = c0; *a1 = c1; *a2 = c2; *a3 = c3;
+}
+#endif
+
+/* A border pixel's window gathered row by row into scratch (k_h rows of row_pad bytes), the
+ * input zero point where it leaves the input: gather_window() of mcb_kernels.c without
+ * horizontal dilation (the sparse kernel is not chosen for it). */
+static void sp_gather(const mcbk_sparse_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *scratch) {
+    const int32_t C = p->in_c, W = p->in_w, rp = p->row_pad;
+    const int8_t zp = (int8_t)p->in_zp;
+    const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+    int32_t kx1 = ix0 + p->k_w > W ? W - ix0 : p->k_w;
+    if (kx1 < kx0) kx1 = kx0;
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        int8_t *dst = scratch + (size_t)ky * rp;
+        const int32_t iy = iy0 + ky * p->dil_h;
+        if (iy < 0 || iy >= p->in_h || kx0 >= kx1) {
+            memset(dst, zp, (size_t)rp);
+            continue;
+        }
+        if (kx0 > 0) memset(dst, zp, (size_t)kx0 * C);
+        memcpy(dst + (size_t)kx0 * C, in_b + ((size_t)iy * W + (ix0 + kx0)) * C, (size_t)(kx1 - kx0) * C);
+        memset(dst + (size_t)kx1 * C, zp, (size_t)(rp - kx1 * C));
+    }
+}
+
+void mcbk_sparse_conv(const mcbk_sparse_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
+    const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c;
+    const int32_t groups = (OC + 3) >> 2, full_groups = OC >> 2;
+    const int32_t lo = p->act_min, hi = p->act_max, zp = p->out_offset, fast = p->fast_rq;
+    const uint32_t lo4 = sp_splat4(lo), hi4 = sp_splat4(hi);
+    const int32_t span_h = (p->k_h - 1) * p->dil_h, span_w = p->k_w - 1;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = in + (size_t)b * H * W * C;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            const int rows_inside = iy0 >= 0 && iy0 + span_h < H;
+            for (int32_t ox = 0; ox < p->out_w; ++ox, out += OC) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                const int8_t *x;
+                const uint16_t *off;
+                if (rows_inside && ix0 >= 0 && ix0 + span_w < W) {
+                    x = in_b + ((size_t)iy0 * W + ix0) * C;
+                    off = p->offsets;
+                } else {
+                    sp_gather(p, in_b, iy0, ix0, scratch);
+                    x = scratch;
+                    off = p->border_offsets;
+                }
+                const int8_t *w = p->weights;
+                const uint16_t *nnz = p->nnz;
+                const int32_t *bias = p->bias;
+                const mcbk_rq_t *rq = p->rq;
+                for (int32_t g = 0; g < groups; ++g, bias += 4, rq += 4) {
+                    int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+                    const int32_t n = nnz[g];
+                    if (n) sparse_group(x, &off, &w, n, &a0, &a1, &a2, &a3);
+                    int8_t *og = out + 4 * g;
+                    if (g < full_groups) {
+                        sp_store4(og, sp_requant(a0, &rq[0], fast, zp), sp_requant(a1, &rq[1], fast, zp),
+                                  sp_requant(a2, &rq[2], fast, zp), sp_requant(a3, &rq[3], fast, zp), lo4, hi4, lo, hi);
+                    } else {
+                        const int32_t acc[4] = {a0, a1, a2, a3};
+                        for (int32_t j = 0; j < OC - 4 * g; ++j) og[j] = sp_clamp(sp_requant(acc[j], &rq[j], fast, zp), lo, hi);
+                    }
+                }
+            }
+        }
+    }
+}
