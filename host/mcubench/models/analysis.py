@@ -11,12 +11,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from mcubench.models import evaluate, tflm_host
 from mcubench.models.data import Dataset
 from mcubench.models.tflite_file import TfliteModel, parse_tflite
+from mcubench.models.torch_onnx import CHANNELS_FIRST, LAYOUT_METADATA
 
 # How many test samples go through the interpreters (TFLM runs one sample per invoke).
 DEFAULT_EVAL_SAMPLES = 500
@@ -116,8 +118,10 @@ def analyze(
     source: str = "model",
     eval_samples: int = DEFAULT_EVAL_SAMPLES,
     run_micro: bool = True,
+    reference: Callable[[np.ndarray], np.ndarray | None] | None = None,
 ) -> Analysis:
-    """Analyze one ``.tflite`` model; with a dataset, also score it under LiteRT and TFLM.
+    """Analyze one ``.tflite`` model; with a dataset, also score it under LiteRT and TFLM, and
+    with ``reference`` (the source model's own prediction on the dataset's layout) score that too.
 
     Raises UserError for a corrupt/truncated model or a dataset that does not fit it.
     Never raises because TFLM refuses the model: that is ``deployable_tflm=False`` with problems.
@@ -147,13 +151,22 @@ def analyze(
             analysis.problems.append(_tflm_problem(model, err.log))
     if dataset is None or not len(dataset.x_test):
         return analysis
+    source_x = dataset.x_test[:eval_samples]
+    if model.metadata.get(LAYOUT_METADATA) == CHANNELS_FIRST:
+        # Made from a channels-first (PyTorch/ONNX) model: the data is NCHW, the .tflite NHWC.
+        dataset = dataset.channels_last()
+        analysis.notes.append("channels-first source: test inputs moved to channels last for the interpreters")
     dataset.check_input_shape(tuple(model.tensor(model.inputs[0]).shape), what=source)
     x = dataset.x_test[:eval_samples]
     raw_lite, lite_out = evaluate.lite_predict(data, x, source)
     metric = None
     if dataset.has_labels:
         lite_metric = evaluate.score(dataset.task, dataset.y_test[: len(x)], lite_out)
-        metric = lite_metric.to_dict() | {"lite": lite_metric.value, "micro": None}
+        metric = lite_metric.to_dict() | {"lite": lite_metric.value, "micro": None, "source": None}
+        # The source model (torch, onnxruntime) on the same samples: the conversion's own error.
+        source_out = reference(source_x) if reference is not None else None
+        if source_out is not None:
+            metric["source"] = evaluate.score(dataset.task, dataset.y_test[: len(x)], source_out).value
     else:
         analysis.notes.append(f"dataset {dataset.name} has no real labels: no metric")
     if run_micro and analysis.deployable_tflm:

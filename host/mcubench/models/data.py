@@ -11,7 +11,7 @@ A spec is one of:
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,14 @@ class Dataset:
                 "integer quantization needs calibration inputs; give a dataset with at least one x_train sample",
             )
         return rep
+
+    def channels_last(self) -> "Dataset":
+        """This dataset with the channel axis moved from 1 to last (NCHW -> NHWC, NCW -> NWC):
+        what the ``.tflite`` of a channels-first (PyTorch, ONNX) model takes."""
+        def move(x: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(np.moveaxis(x, 1, -1)) if x.ndim >= 3 else x
+
+        return replace(self, x_train=move(self.x_train), x_test=move(self.x_test), notes=list(self.notes))
 
     def check_input_shape(self, input_shape: tuple[int | None, ...], what: str = "the model") -> None:
         """Raise a UserError if one sample does not have the model's input shape (batch dim excluded)."""

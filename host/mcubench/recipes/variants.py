@@ -33,7 +33,7 @@ from mcubench.core.paths import work_dir
 from mcubench.models.analysis import Analysis, analyze
 from mcubench.models.data import Dataset
 from mcubench.models.examples import EXAMPLES, cache_key, load_example
-from mcubench.models.load import SourceModel
+from mcubench.models.load import SourceModel, as_source
 from mcubench.recipes import get_recipe
 from mcubench.recipes.base import Recipe, Variant
 
@@ -43,11 +43,15 @@ SUMMARY_NAME = "summary.json"
 def make_variant(recipe: Recipe, model: Any, dataset: Dataset | None, params: dict | None = None, *,
                  eval_samples: int = 500, run_micro: bool = True) -> tuple[Variant, Analysis]:
     """Applies ``recipe`` to ``model`` and analyzes the `.tflite` it makes on the host."""
+    source = as_source(model)
     with progress.step(f"recipe {recipe.name}"):
-        variant = recipe.apply(model, dataset, params)
+        variant = recipe.apply(source, dataset, params)
+    # A PyTorch/ONNX source is also run itself (torch, onnxruntime), beside LiteRT and TFLM; a
+    # recipe that changed the model (pruning) gives the changed one.
+    reference = variant.source_model.predict if variant.source_model is not None else source.predict
     with progress.step(f"evaluating {variant.name} on the host (LiteRT{', TFLM' if run_micro else ''})"):
         analysis = analyze(variant.tflite_bytes, dataset, source=f"{variant.name}.tflite",
-                           eval_samples=eval_samples, run_micro=run_micro)
+                           eval_samples=eval_samples, run_micro=run_micro, reference=reference)
     return variant, analysis
 
 
