@@ -19,6 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--end-epoch", type=int, default=3, help="polynomial schedule end")
     p.add_argument("--frequency", type=int, default=10, help="steps between mask updates")
     p.add_argument("--quantize", choices=("float32", "int8", "both"), default="both", help="convert pruned models to float32, int8 or both")
+    p.add_argument("--method", choices=("tfmot", "torch_l1", "torch_channels"), default="tfmot",
+                   help="tfmot (Keras, the schedules above); PyTorch models: torch_l1 (global unstructured L1) or "
+                        "torch_channels (L1 channel pruning, channels removed); --sparsity is then the weight or channel fraction")
     p.set_defaults(func=run)
     return p
 
@@ -32,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--sparsity is empty", "e.g. --sparsity 0.75")
     recipe = "prune_constant" if args.schedule == "constant" else "prune_polynomial"
     kinds = ("float32", "int8") if args.quantize == "both" else (args.quantize,)
+    if args.method != "tfmot":  # PyTorch pruning (recipes/torch_prune.py): its own iterative schedule
+        recipe, amount = ("torch_prune_l1", "sparsity") if args.method == "torch_l1" else ("torch_prune_channels", "ratio")
+        return run_command(args, "prune", [(recipe, {amount: s, "quantize": q}) for s in sparsities for q in kinds])
     common = {"initial_sparsity": args.initial_sparsity, "epochs": args.epochs, "start_epoch": args.start_epoch,
               "end_epoch": args.end_epoch, "frequency": args.frequency}
     recipes = [(recipe, {**common, "sparsity": s, "quantize": q}) for s in sparsities for q in kinds]
