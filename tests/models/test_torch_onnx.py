@@ -130,3 +130,47 @@ def test_torch_channel_pruning_removes_channels(tmp_path):
     assert pruned_analysis.total_macs < 0.5 * dense_analysis.total_macs
     assert pruned_analysis.metric["value"] >= dense_analysis.metric["value"] - 0.05
     assert variant.name == "torch_prune_channels_50_int8"
+
+
+def _brightest_channel_data(seed: int = 0):
+    """3-channel NCHW images labelled by their brightest channel: a wrong layout scrambles them."""
+    from mcubench.models.data import Dataset
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=600)
+    x = rng.uniform(0, 1, size=(600, 3, 6, 6)).astype(np.float32)
+    x[np.arange(600), y] += 0.5
+    return Dataset(x[:480], y[:480], x[480:], y[480:], task="classification", name="rgb-nchw")
+
+
+@pytest.mark.parametrize("suffix", ["pt2", "onnx"])
+def test_three_channel_nchw_data_is_transposed_not_reshaped(tmp_path, suffix):
+    """Issue 18: with 3 channels, NCHW data reshaped instead of transposed would be noise; the
+    ONNX file has a fixed batch of 1 and 3 channels, the case where onnx2tf downloads sample
+    images unless mcubench opens the batch dimension (this runs offline)."""
+    _require_extra()
+    import torch
+    import torch.nn as nn
+
+    from mcubench.models.analysis import analyze
+    from mcubench.models.load import load_model
+    from mcubench.models.torch_examples import train_classifier
+    from mcubench.recipes import get_recipe
+
+    data = _brightest_channel_data()
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(64, 3))
+    train_classifier(module, data, epochs=5, batch_size=32, learning_rate=1e-2, seed=0)
+    example = (torch.from_numpy(data.x_train[:1]),)
+    path = tmp_path / f"rgb.{suffix}"
+    if suffix == "pt2":
+        torch.export.save(torch.export.export(module, example), path)
+    else:
+        torch.onnx.export(module, example, str(path), dynamo=False)
+    source = load_model(path)
+    variant = get_recipe("float32").apply(source, data, {})
+    analysis = analyze(variant.tflite_bytes, data, reference=source.predict)
+    assert analysis.inputs[0]["shape"] == [1, 6, 6, 3]
+    assert analysis.metric["source"] > 0.9
+    assert abs(analysis.metric["lite"] - analysis.metric["source"]) <= 1 / 120
+    assert abs(analysis.metric["micro"] - analysis.metric["source"]) <= 1 / 120

@@ -18,7 +18,6 @@ import numpy as np
 from mcubench.models import evaluate, tflm_host
 from mcubench.models.data import Dataset
 from mcubench.models.tflite_file import TfliteModel, parse_tflite
-from mcubench.models.torch_onnx import CHANNELS_FIRST, LAYOUT_METADATA
 
 # How many test samples go through the interpreters (TFLM runs one sample per invoke).
 DEFAULT_EVAL_SAMPLES = 500
@@ -151,12 +150,8 @@ def analyze(
             analysis.problems.append(_tflm_problem(model, err.log))
     if dataset is None or not len(dataset.x_test):
         return analysis
-    source_x = dataset.x_test[:eval_samples]
-    if model.metadata.get(LAYOUT_METADATA) == CHANNELS_FIRST:
-        # Made from a channels-first (PyTorch/ONNX) model: the data is NCHW, the .tflite NHWC.
-        dataset = dataset.channels_last()
-        analysis.notes.append("channels-first source: test inputs moved to channels last for the interpreters")
-    dataset.check_input_shape(tuple(model.tensor(model.inputs[0]).shape), what=source)
+    source_x = dataset.x_test[:eval_samples]  # the source model's own layout (for `reference`)
+    dataset = dataset.for_model(model, what=source)
     x = dataset.x_test[:eval_samples]
     raw_lite, lite_out = evaluate.lite_predict(data, x, source)
     metric = None
