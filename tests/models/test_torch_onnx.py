@@ -174,3 +174,20 @@ def test_three_channel_nchw_data_is_transposed_not_reshaped(tmp_path, suffix):
     assert analysis.metric["source"] > 0.9
     assert abs(analysis.metric["lite"] - analysis.metric["source"]) <= 1 / 120
     assert abs(analysis.metric["micro"] - analysis.metric["source"]) <= 1 / 120
+
+
+def test_sweep_entry_names_an_onnx_model_with_its_data(user_model_files):
+    """Issue 18: a sweep `path:` entry naming an .onnx (with `data:`) makes the recipe's variant
+    and benches it like an example's."""
+    require_tool("qemu-system-arm")
+    from mcubench.sweep import parse_config, run_job
+
+    config = parse_config({"models": [{"path": "cnn.onnx", "data": "digits_nchw.npz"}], "recipes": ["int8"],
+                           "runtimes": ["aot"], "warmup": 0, "runs": 1}, "s.yaml", user_model_files)
+    (job,) = config.jobs
+    assert job.recipe == "int8" and job.data_sha256
+    outcome = run_job(job)
+    assert "record" in outcome, outcome
+    record = outcome["record"]
+    assert record["outputs_match"] is True
+    assert record["host"]["accuracy"] > 0.85
