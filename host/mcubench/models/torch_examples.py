@@ -3,6 +3,8 @@
 * ``digits``: the Keras digits CNN's twin (conv 16, pool, conv 32, pool, flatten, dense 64,
   dense 10) on the same split of scikit-learn's digits, channels first (N, 1, 8, 8), as the
   workshop notebooks train it in PyTorch.
+* ``kws_dscnn``: the Keras DS-CNN's twin on the same synthetic (N, 1, 49, 10) data: latency,
+  size and arena only, no accuracy claim.
 
 Trained weights (a ``state_dict``) are cached under ``work_dir()/models/torch-<name>-<key>/``,
 the key hashing the builder's code, the seed and the torch version, like the Keras examples.
@@ -25,7 +27,7 @@ from mcubench.core import paths, progress
 from mcubench.core.errors import UserError
 from mcubench.models import torch_onnx
 from mcubench.models.data import Dataset
-from mcubench.models.examples import digits_dataset
+from mcubench.models.examples import digits_dataset, kws_dataset
 from mcubench.models.load import SourceModel
 
 CODE_VERSION = "1"
@@ -42,10 +44,18 @@ class TorchExampleSpec:
     learning_rate: float = 3e-3
 
 
-def digits_dataset_nchw(seed: int) -> Dataset:
-    nhwc = digits_dataset(seed)
+def _channels_first(nhwc: Dataset, name: str) -> Dataset:
     move = lambda x: np.ascontiguousarray(np.moveaxis(x, -1, 1))  # noqa: E731
-    return Dataset(move(nhwc.x_train), nhwc.y_train, move(nhwc.x_test), nhwc.y_test, task=nhwc.task, name="digits-nchw")
+    return Dataset(move(nhwc.x_train), nhwc.y_train, move(nhwc.x_test), nhwc.y_test, task=nhwc.task, name=name,
+                   synthetic=nhwc.synthetic, notes=list(nhwc.notes))
+
+
+def digits_dataset_nchw(seed: int) -> Dataset:
+    return _channels_first(digits_dataset(seed), "digits-nchw")
+
+
+def kws_dataset_nchw(seed: int) -> Dataset:
+    return _channels_first(kws_dataset(seed), "kws-synthetic-nchw")
 
 
 def build_digits(nn: Any) -> Any:
@@ -56,9 +66,25 @@ def build_digits(nn: Any) -> Any:
     )
 
 
+def build_kws_dscnn(nn: Any) -> Any:
+    """The Keras DS-CNN's twin: a strided conv (Keras "same" padding, made explicit), four
+    depthwise-separable blocks with BatchNorm, average pool, dense 12."""
+    def block() -> list[Any]:
+        return [nn.Conv2d(64, 64, 3, padding=1, groups=64, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                nn.Conv2d(64, 64, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+
+    return nn.Sequential(
+        nn.ZeroPad2d((1, 1, 4, 5)), nn.Conv2d(1, 64, (10, 4), stride=2, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+        *block(), *block(), *block(), *block(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 12),
+    )
+
+
 TORCH_EXAMPLES: dict[str, TorchExampleSpec] = {
     "digits": TorchExampleSpec("digits", "small CNN on scikit-learn digits, PyTorch, NCHW (1x8x8, 10 classes)",
                                digits_dataset_nchw, build_digits, epochs=15),
+    "kws_dscnn": TorchExampleSpec("kws_dscnn", "DS-CNN keyword-spotting shape, PyTorch, NCHW (1x49x10, 12 classes), "
+                                  "synthetic data: latency only", kws_dataset_nchw, build_kws_dscnn, epochs=1),
 }
 
 

@@ -131,9 +131,11 @@ def torch_to_tflite(module: Any, example: np.ndarray, mode: str, representative:
                         "litert-torch makes float32 and full-integer int8 (PT2E); use --recipes float32,int8")
     torch = require("torch", "converting a PyTorch model")
     litert_torch = require("litert_torch", "converting a PyTorch model")
-    torch.manual_seed(0)
     sample = torch.from_numpy(channels_last(example[:1]))
     wrapped = litert_torch.to_channel_last_io(module, args=[0])
+    # Inference: the wrapper's own flag only (the module is in eval mode already, and an exported
+    # program refuses eval()).
+    wrapped.training = False
     try:
         if mode == "float32":
             edge = litert_torch.convert(wrapped, (sample,))
