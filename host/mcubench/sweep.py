@@ -208,11 +208,12 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path | None = None
                         jobs.append(JobSpec(str(path.resolve()), None, runtime, model_sha256=sha, **common))
                     continue
                 # A source model (.keras, .h5, .pt2, .onnx): each recipe makes a variant from it and `data`.
-                data = entry.get("data")
-                if data is None:
+                data_entry = entry.get("data")
+                if data_entry is None:
                     raise UserError(f"{source}: model {path.name} is not a .tflite and needs `data:` beside `path:`",
                                     "e.g. {path: m.onnx, data: d.npz} (calibration and metric data)")
-                data_path = Path(data) if Path(data).is_absolute() or base_dir is None else (base_dir / data)
+                data_path = Path(data_entry)
+                data_path = data_path if data_path.is_absolute() or base_dir is None else (base_dir / data_path)
                 if not data_path.is_file():
                     raise UserError(f"{source}: data file {data_path} does not exist", "fix the path (relative to the sweep file)")
                 data_sha = hashlib.sha256(data_path.read_bytes()).hexdigest()
