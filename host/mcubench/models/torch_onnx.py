@@ -36,6 +36,7 @@ from mcubench.core.errors import UserError
 
 LAYOUT_METADATA = "mcubench_source_layout"
 CHANNELS_FIRST = b"channels_first"
+TORCH_MODES = ("float32", "int8")  # what litert-torch makes from a PyTorch model
 EXTRA_HINT = "install the torch extra: pip install -e '.[torch]' (bash host/dev.sh setup installs it)"
 
 
@@ -126,7 +127,7 @@ def channels_last(x: np.ndarray) -> np.ndarray:
 def torch_to_tflite(module: Any, example: np.ndarray, mode: str, representative: np.ndarray | None) -> bytes:
     """float32 or int8 (PT2E, per-channel) ``.tflite`` with channels-last I/O, batch 1.
     ``example`` and ``representative`` are in the module's own (channels-first) layout."""
-    if mode not in ("float32", "int8"):
+    if mode not in TORCH_MODES:
         raise UserError(f"recipe {mode} is not available for PyTorch models",
                         "litert-torch makes float32 and full-integer int8 (PT2E); use --recipes float32,int8")
     torch = require("torch", "converting a PyTorch model")

@@ -140,6 +140,12 @@ class _Ptq(Recipe):
     needs_keras = False
     defaults = {"calibration_samples": 200}
 
+    def check_source(self, source: SourceModel) -> None:
+        super().check_source(source)
+        if source.torch_module is not None and self.mode not in torch_onnx.TORCH_MODES:
+            raise UserError(f"recipe {self.name} is not available for PyTorch models",
+                            "litert-torch makes float32 and full-integer int8 (PT2E); use --recipes float32,int8")
+
     def do_apply(self, source: SourceModel, dataset: Dataset | None, params: dict) -> Variant:
         rep = dataset.representative(params["calibration_samples"]) if self.needs_representative else None
         data = convert(source, self.mode, rep)

@@ -219,8 +219,9 @@ def run_variants(
     check_out_dir(out, force)
     todo = ([("float32", {})] if baseline else []) + list(recipes)
     instances = [(get_recipe(name), params) for name, params in todo]  # unknown names fail before any work
-    for recipe, params in instances:
+    for recipe, params in instances:  # every refusal before the first conversion
         recipe.merged_params(params)
+        recipe.check_source(source.model)
     started = time.time()
     entries = []
     with _StagingDir(out, force) as staging:
