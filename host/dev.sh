@@ -8,7 +8,7 @@
 #
 # What it installs: Debian packages (cross toolchain, newlib, QEMU, Chromium for the report
 # test, ser2net/socat for the labgrid test, srecord for PlatformIO's nRF52 image tools), a virtual environment .venv with mcubench and its
-# dependencies from PyPI, and PlatformIO's core package tool-scons made from PyPI's scons (so
+# dependencies from PyPI (with the torch extra: a CPU-only PyTorch, litert-torch, onnx2tf), and PlatformIO's core package tool-scons made from PyPI's scons (so
 # PlatformIO never needs its registry for the emulated boards).
 set -euo pipefail
 
@@ -43,13 +43,28 @@ install_python_env() {
   fi
   # Reinstall only when the dependency list changed since the last successful install.
   local stamp="$VENV/.mcubench-deps" want
-  want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+  want="$(cat pyproject.toml host/torch-nodeps.txt | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VENV/bin/python" -c "import mcubench" 2>/dev/null; then
     log "installing mcubench and its dependencies into $VENV (TensorFlow is large: the first time takes minutes)"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -e ".[ml,dist,test,farm]"
+    install_torch_extra
     echo "$want" > "$stamp"
   fi
+}
+
+# PyTorch/ONNX support. A CPU-only torch (~190 MB, not PyPI's default ~3 GB of CUDA packages):
+# from the configured index/find-links when it serves the +cpu build, else PyTorch's CPU index.
+# Then the extra, then the converters that must come without their dependencies.
+TORCH_CPU="2.13.0+cpu"
+install_torch_extra() {
+  log "installing the torch extra (CPU-only torch $TORCH_CPU, litert-torch, onnx2tf)"
+  if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__ != '$TORCH_CPU')" 2>/dev/null; then
+    "$VENV/bin/python" -m pip install -q "torch==$TORCH_CPU" 2>/dev/null \
+      || "$VENV/bin/python" -m pip install -q "torch==$TORCH_CPU" --index-url https://download.pytorch.org/whl/cpu
+  fi
+  "$VENV/bin/python" -m pip install -q -e ".[torch]"
+  "$VENV/bin/python" -m pip install -q --no-deps -r host/torch-nodeps.txt
 }
 
 install_platformio_pieces() {

@@ -723,3 +723,15 @@ void mcbk_dequantize(int32_t size, double scale, int32_t zero_point, const int8_
 void mcbk_copy(int32_t bytes, const void *in, void *out) {
     if (in != out) memmove(out, in, (size_t)bytes);
 }
+
+/* ---- TRANSPOSE (kept apart from the arithmetic kernels above) ---- */
+
+void mcbk_transpose(const mcbk_transpose_t *p, const int8_t *in, int8_t *out) {
+    const int32_t *d = p->out_dims, *st = p->in_strides;
+    for (int32_t a = 0; a < d[0]; ++a)
+        for (int32_t b = 0; b < d[1]; ++b)
+            for (int32_t c = 0; c < d[2]; ++c) {
+                const int8_t *x = in + (size_t)a * st[0] + (size_t)b * st[1] + (size_t)c * st[2];
+                for (int32_t e = 0; e < d[3]; ++e) *out++ = x[(size_t)e * st[3]];
+            }
+}

@@ -146,6 +146,15 @@ void mcbk_dequantize(int32_t size, double scale, int32_t zero_point, const int8_
 /* RESHAPE when the planner could not alias input and output. */
 void mcbk_copy(int32_t bytes, const void *in, void *out);
 
+/* TRANSPOSE of a (up to) 4-D tensor of bytes: out[i0][i1][i2][i3] = in[...] with output axis d
+ * taken from input axis perm[d]. Converters emit it before a flatten of a channels-first
+ * model (PyTorch, ONNX), whose NCHW flatten order differs from the NHWC tensors on the device. */
+typedef struct mcbk_transpose {
+    int32_t out_dims[4];
+    int32_t in_strides[4]; /* bytes to step in the input per output index, axis by axis */
+} mcbk_transpose_t;
+void mcbk_transpose(const mcbk_transpose_t *p, const int8_t *in, int8_t *out);
+
 /* Fixed-point helpers, exposed for tests. */
 int32_t mcbk_multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift);
 

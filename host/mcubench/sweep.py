@@ -32,13 +32,14 @@ import yaml
 
 from mcubench.bench.pipeline import run_bench
 from mcubench.bench.request import BenchRequest
-from mcubench.bench.workloads import workload_for_example, workload_for_model
+from mcubench.bench.workloads import workload_for_example, workload_for_model, workload_for_variant
 from mcubench.core.boards import DEFAULT_BOARD, all_board_ids
 from mcubench.core.errors import UserError
 from mcubench.core.identity import tool_version
 from mcubench.core.paths import results_dir
 from mcubench.core.types import WorkloadSpec
 from mcubench.recipes import RECIPES
+from mcubench.recipes.variants import prepare_model_variant
 from mcubench.results.history import History
 from mcubench.results.report import build_report, write_report
 from mcubench.runtimes import RUNTIMES, WORKLOAD_RUNTIME
@@ -65,7 +66,7 @@ EXAMPLE_SWEEP = {
 class JobSpec:
     """One cell of the grid. Everything a worker needs, and nothing else."""
 
-    model: str  # "builtin:<workload>", "example:<name>", or a path to a .tflite
+    model: str  # "builtin:<workload>", "example:<name>", or a path to a .tflite or a source model file
     recipe: str | None
     runtime: str
     board: str
@@ -77,6 +78,8 @@ class JobSpec:
     model_sha256: str | None = None  # for model files: their content, so an edited file is a new job
     recipe_params: tuple[tuple[str, Any], ...] = ()
     estimate: str | None = None  # a board assumption: add the cycle estimate (QEMU's instruction plugin)
+    data: str | None = None  # a source model file's dataset (calibration, fine-tuning, metric)
+    data_sha256: str | None = None
 
     def key(self) -> str:
         ident = {**asdict(self), "tool_version": tool_version()}
@@ -84,8 +87,10 @@ class JobSpec:
             del ident["estimate"]  # keys of sweeps without estimates stay as they were
         if self.model_sha256:
             ident["model"] = f"sha256:{self.model_sha256}"  # the file's content, not where it lies
-        if self.model.startswith("example:"):
-            ident["model_code"] = example_fingerprint()  # a changed model is a new job
+        if self.data_sha256:
+            ident["data"] = f"sha256:{self.data_sha256}"
+        if self.model.startswith("example:") or self.recipe is not None:
+            ident["model_code"] = example_fingerprint()  # changed recipe code makes a new variant
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
     def label(self) -> str:
@@ -106,7 +111,7 @@ def example_fingerprint() -> str:
     digest = hashlib.sha256()
     for source in sources:
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
-    for dist in ("tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "numpy"):
+    for dist in ("tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "numpy", "torch", "litert-torch", "onnx2tf"):
         try:
             digest.update(f"{dist}=={metadata.version(dist)}".encode())
         except metadata.PackageNotFoundError:
@@ -202,8 +207,24 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path | None = None
                 if not path.is_file():
                     raise UserError(f"{source}: model file {path} does not exist", "fix the path (relative to the sweep file)")
                 sha = hashlib.sha256(path.read_bytes()).hexdigest()
-                for runtime in runtimes:
-                    jobs.append(JobSpec(str(path.resolve()), None, runtime, model_sha256=sha, **common))
+                if path.suffix == ".tflite":  # benchmarked as it is
+                    for runtime in runtimes:
+                        jobs.append(JobSpec(str(path.resolve()), None, runtime, model_sha256=sha, **common))
+                    continue
+                # A source model (.keras, .h5, .pt2, .onnx): each recipe makes a variant from it and `data`.
+                data_entry = entry.get("data")
+                if data_entry is None:
+                    raise UserError(f"{source}: model {path.name} is not a .tflite and needs `data:` beside `path:`",
+                                    "e.g. {path: m.onnx, data: d.npz} (calibration and metric data)")
+                data_path = Path(data_entry)
+                data_path = data_path if data_path.is_absolute() or base_dir is None else (base_dir / data_path)
+                if not data_path.is_file():
+                    raise UserError(f"{source}: data file {data_path} does not exist", "fix the path (relative to the sweep file)")
+                data_sha = hashlib.sha256(data_path.read_bytes()).hexdigest()
+                for recipe, runtime in itertools.product(recipes, runtimes):
+                    name, recipe_params = _recipe_entry(recipe, source)
+                    jobs.append(JobSpec(str(path.resolve()), name, runtime, model_sha256=sha, recipe_params=recipe_params,
+                                        data=str(data_path.resolve()), data_sha256=data_sha, **common))
     unique = list(dict.fromkeys(jobs))
     return SweepConfig(str(data.get("name", Path(source).stem)), unique, source)
 
@@ -277,6 +298,10 @@ def _run_job(spec: JobSpec) -> dict[str, Any]:
             example = spec.model.split(":", 1)[1]
             workload, runtime, extras = workload_for_example(example, spec.recipe or "int8", spec.recipe_params, spec.runtime)
             extras["recipe"] = spec.recipe
+        elif spec.recipe is not None:  # a source model file: its variant, made once and cached
+            variant = prepare_model_variant(Path(spec.model), Path(spec.data) if spec.data else None, spec.recipe,
+                                            dict(spec.recipe_params))
+            workload, runtime, extras = workload_for_variant(variant, Path(spec.model).stem, spec.recipe, spec.runtime)
         else:
             workload, runtime, extras = workload_for_model(Path(spec.model), spec.runtime)
         workload.warmup, workload.runs = spec.warmup, spec.runs

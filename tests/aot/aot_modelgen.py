@@ -65,6 +65,8 @@ def _layer(keras, ops, L: dict, x, inputs):
         return keras.layers.Flatten()(x)
     if kind == "reshape":
         return keras.layers.Reshape(tuple(a["shape"]))(x)
+    if kind == "permute":
+        return keras.layers.Permute(tuple(a["dims"]))(x)
     raise ValueError(kind)
 
 
@@ -173,6 +175,9 @@ SINGLE_OP = {
     "mean_last_axis": {"inputs": [[4, 6, 5]], "layers": [{"op": "mean_last"}]},
     "pad": {"inputs": [[5, 5, 3]], "layers": [{"op": "pad", "p": [[1, 2], [0, 1]]}]},
     "concat": {"inputs": [[4, 4, 3], [4, 4, 5]], "layers": [{"op": "concat"}]},
+    # TRANSPOSE: what converters of channels-first (PyTorch, ONNX) models put before a flatten.
+    "transpose_hwc_to_chw": {"inputs": [[4, 5, 3]], "layers": [{"op": "permute", "dims": [3, 1, 2]}]},
+    "transpose_2d": {"inputs": [[6, 7]], "layers": [{"op": "permute", "dims": [2, 1]}], "range": [-2, 3]},
     "float_io_conv": {"inputs": [[6, 6, 2]], "layers": [{"op": "conv", "filters": 4, "k": 3}], "float_io": True},
 }
 

@@ -49,6 +49,9 @@ def test_config_expands_the_grid_and_names_bad_input(tmp_path, sweep_file):
         parse_config({"models": [{"path": "missing.tflite"}], "runtimes": ["tflm"]}, "s.yaml", tmp_path)
     with pytest.raises(UserError, match="no models"):
         parse_config({"models": []}, "s.yaml")
+    (tmp_path / "m.onnx").write_bytes(b"onnx")  # a source model needs its data (issue 18)
+    with pytest.raises(UserError, match="needs `data:`"):
+        parse_config({"models": [{"path": "m.onnx"}]}, "s.yaml", tmp_path)
 
 
 def _history_rows(results: Path) -> list[tuple[str, str]]:

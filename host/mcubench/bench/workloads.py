@@ -18,7 +18,7 @@ from mcubench.core.errors import UserError
 from mcubench.core.types import WorkloadSpec
 from mcubench.models.bench_input import read_tflite, test_input
 from mcubench.models.tflm_host import invoke
-from mcubench.recipes.variants import prepare_example_variant
+from mcubench.recipes.variants import PreparedVariant, prepare_example_variant
 from mcubench.runtimes import default_model_runtime, get_runtime, model_runtimes
 
 
@@ -60,11 +60,15 @@ def workload_for_model(path: Path, runtime: str | None) -> tuple[WorkloadSpec, s
     return workload, runtime, {"reference_output": reference_output}
 
 
-def workload_for_example(example: str, recipe: str, params: dict[str, Any], runtime: str | None) -> tuple[WorkloadSpec, str, dict[str, Any]]:
-    """A built-in example's variant (made once and cached) as a workload: the model is named
-    after the example, the recipe makes the variant, and the host's figures come along."""
-    variant = prepare_example_variant(example, recipe, dict(params))
+def workload_for_variant(variant: PreparedVariant, name: str, recipe: str | None, runtime: str | None) -> tuple[WorkloadSpec, str, dict[str, Any]]:
+    """A prepared variant as a workload: the model is named after its source (the recipe makes
+    the variant), and the host's figures come along."""
     workload, runtime, extras = workload_for_model(variant.path, runtime)
-    workload.name = example
+    workload.name = name
     extras.update(recipe=recipe, variant=variant.name, host_metrics=variant.host_metrics)
     return workload, runtime, extras
+
+
+def workload_for_example(example: str, recipe: str, params: dict[str, Any], runtime: str | None) -> tuple[WorkloadSpec, str, dict[str, Any]]:
+    """A built-in example's variant (made once and cached) as a workload."""
+    return workload_for_variant(prepare_example_variant(example, recipe, dict(params)), example, recipe, runtime)

@@ -18,7 +18,7 @@ from mcubench.runtimes import RUNTIMES, get_runtime
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("analyze", help="analyze a .tflite (or convert a Keras model to float32 first)")
+    p = subparsers.add_parser("analyze", help="analyze a .tflite (or convert a Keras, PyTorch or ONNX model to float32 first)")
     p.add_argument("model_file", nargs="?", metavar="MODEL", help="the model, as every other command takes it (or --model)")
     add_source_args(p, out_required=False, source_required=False)
     p.set_defaults(func=run)
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             variant = get_recipe("float32").apply(source.model, source.dataset, {})
         file_name = f"{variant.name}.tflite"
         analysis = analyze(variant.tflite_bytes, source.dataset, source=str(args.model or file_name),
-                           eval_samples=args.eval_samples, run_micro=not args.no_micro)
+                           eval_samples=args.eval_samples, run_micro=not args.no_micro, reference=source.model.predict)
     result = analysis.to_dict()
     support = runtime_support(variant.tflite_bytes)
     summary = {"command": "analyze", "source": source.label, "out_dir": args.out,

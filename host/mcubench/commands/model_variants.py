@@ -14,13 +14,17 @@ from mcubench.models.data import load_dataset
 from mcubench.models.examples import load_example
 from mcubench.models.load import as_source, load_model
 from mcubench.models.tf import third_party_output
+from mcubench.models.torch_examples import TORCH_EXAMPLES, load_torch_example
 from mcubench.recipes.variants import SUMMARY_NAME, Source, check_out_dir, run_variants
 
 
 def add_source_args(parser: argparse.ArgumentParser, *, out_required: bool = True, source_required: bool = True) -> None:
     group = parser.add_mutually_exclusive_group(required=source_required)
-    group.add_argument("--model", help="trained model: .keras, .h5, SavedModel dir or .tflite")
+    group.add_argument("--model", help="trained model: .keras, .h5, SavedModel dir, .tflite, .pt2 (torch.export.save), "
+                                        ".onnx, or package.module:function returning (torch.nn.Module, example_input)")
     group.add_argument("--example", help="built-in example: digits, sine, kws_dscnn")
+    parser.add_argument("--framework", choices=("keras", "torch"), default="keras",
+                        help=f"the example's framework (default keras; torch: {', '.join(TORCH_EXAMPLES)}, data channels first)")
     parser.add_argument("--data", help="dataset: .npz/.npy or package.module:function (default: the example's)")
     parser.add_argument("--out", required=out_required, help="output directory (written atomically)")
     parser.add_argument("--force", action="store_true", help="replace an existing output directory")
@@ -31,6 +35,10 @@ def add_source_args(parser: argparse.ArgumentParser, *, out_required: bool = Tru
 
 
 def resolve_source(args: argparse.Namespace) -> Source:
+    if args.example and args.framework == "torch":
+        model, data, _ = load_torch_example(args.example, seed=args.seed)
+        dataset = load_dataset(args.data) if args.data else data
+        return Source(model, dataset, f"example {args.example} (PyTorch)")
     if args.example:
         example = load_example(args.example, seed=args.seed)
         dataset = load_dataset(args.data) if args.data else example.dataset
@@ -66,8 +74,12 @@ def print_table(summary: dict, file: Any = None) -> None:
         metric = v.get("metric") or {}
         if metric.get("name") == "accuracy":
             shown = f"acc {metric['value'] * 100:.2f} %"
+            if metric.get("source") is not None:  # the PyTorch/ONNX model itself, before conversion
+                shown += f" (source {metric['source'] * 100:.2f} %)"
         elif metric.get("name") == "mae":
             shown = f"MAE {metric['value']:.4f}"
+            if metric.get("source") is not None:
+                shown += f" (source {metric['source']:.4f})"
         else:
             shown = "-"
         deploy = "yes" if v["deployable_tflm"] else "no: " + "; ".join(

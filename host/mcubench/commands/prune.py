@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--frequency", type=int, default=10, help="steps between mask updates")
     p.add_argument("--quantize", choices=("float32", "int8", "both"), default="both", help="convert pruned models to float32, int8 or both "
                    "(--study: always int8)")
+    p.add_argument("--method", choices=("tfmot", "torch_l1", "torch_channels"), default="tfmot",
+                   help="tfmot (Keras: the structures and schedules above); PyTorch models: torch_l1 (global unstructured L1) or "
+                        "torch_channels (L1 channel pruning, channels removed); --sparsity is then the weight or channel fraction")
     study = p.add_argument_group("study (--study)")
     study.add_argument("--study", action="store_true", help="run the pruning study on the emulated board and write its report to --out")
     study.add_argument("--begin-end", default=None, metavar="B:E,...",
@@ -115,12 +118,24 @@ def recipe_grid(args: argparse.Namespace, quantize: tuple[str, ...], schedules: 
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.method != "tfmot":
+        return run_torch(args)
     if args.study:
         return run_study(args)
     schedules = ("constant", "polynomial") if args.schedule == "both" else (args.schedule or "constant",)
     kinds = ("float32", "int8") if args.quantize == "both" else (args.quantize,)
     return run_command(args, "prune", recipe_grid(args, kinds, schedules, _begin_end(args) if args.begin_end else
                                                    [(args.start_epoch, args.end_epoch)]))
+
+
+def run_torch(args: argparse.Namespace) -> int:
+    """PyTorch pruning (recipes/torch_prune.py): its own iterative prune -> fine-tune schedule."""
+    if args.study or args.structure != "none":
+        raise UserError(f"--method {args.method} takes neither --study nor --structure",
+                        "torch_channels removes channels, torch_l1 prunes weights; drop --structure/--study")
+    recipe, amount = ("torch_prune_l1", "sparsity") if args.method == "torch_l1" else ("torch_prune_channels", "ratio")
+    kinds = ("float32", "int8") if args.quantize == "both" else (args.quantize,)
+    return run_command(args, "prune", [(recipe, {amount: s, "quantize": q}) for s in _sparsities(args) for q in kinds])
 
 
 def run_study(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ from mcubench.models import tflm_host
 from mcubench.models.bench_input import read_tflite
 from mcubench.models.data import load_dataset
 from mcubench.models.evaluate import io_quantization, quantize_input
+from mcubench.models.tflite_file import parse_tflite
 from mcubench.recipes.variants import example_variant
 from mcubench.runtimes import default_model_runtime, get_runtime, model_runtimes
 from mcubench.targets import get_target
@@ -150,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         dataset = load_dataset(args.data)
     if dataset is None:
         raise UserError("validation needs test data", "pass --data data.npz with x_test (and y_test for accuracy)")
+    # Channels-first data (PyTorch/ONNX) is moved for a .tflite made from such a model.
+    dataset = dataset.for_model(parse_tflite(model_bytes, name), what=name)
     (in_dtype, in_scale, in_zp), _ = io_quantization(model_bytes)
     x = dataset.x_test[: args.samples]
     labels = dataset.y_test[: args.samples] if dataset.has_labels else None

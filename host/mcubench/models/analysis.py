@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -116,8 +117,10 @@ def analyze(
     source: str = "model",
     eval_samples: int = DEFAULT_EVAL_SAMPLES,
     run_micro: bool = True,
+    reference: Callable[[np.ndarray], np.ndarray | None] | None = None,
 ) -> Analysis:
-    """Analyze one ``.tflite`` model; with a dataset, also score it under LiteRT and TFLM.
+    """Analyze one ``.tflite`` model; with a dataset, also score it under LiteRT and TFLM, and
+    with ``reference`` (the source model's own prediction on the dataset's layout) score that too.
 
     Raises UserError for a corrupt/truncated model or a dataset that does not fit it.
     Never raises because TFLM refuses the model: that is ``deployable_tflm=False`` with problems.
@@ -147,13 +150,18 @@ def analyze(
             analysis.problems.append(_tflm_problem(model, err.log))
     if dataset is None or not len(dataset.x_test):
         return analysis
-    dataset.check_input_shape(tuple(model.tensor(model.inputs[0]).shape), what=source)
+    source_x = dataset.x_test[:eval_samples]  # the source model's own layout (for `reference`)
+    dataset = dataset.for_model(model, what=source)
     x = dataset.x_test[:eval_samples]
     raw_lite, lite_out = evaluate.lite_predict(data, x, source)
     metric = None
     if dataset.has_labels:
         lite_metric = evaluate.score(dataset.task, dataset.y_test[: len(x)], lite_out)
-        metric = lite_metric.to_dict() | {"lite": lite_metric.value, "micro": None}
+        metric = lite_metric.to_dict() | {"lite": lite_metric.value, "micro": None, "source": None}
+        # The source model (torch, onnxruntime) on the same samples: the conversion's own error.
+        source_out = reference(source_x) if reference is not None else None
+        if source_out is not None:
+            metric["source"] = evaluate.score(dataset.task, dataset.y_test[: len(x)], source_out).value
     else:
         analysis.notes.append(f"dataset {dataset.name} has no real labels: no metric")
     if run_micro and analysis.deployable_tflm:

@@ -11,13 +11,15 @@ A spec is one of:
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mcubench.core.errors import UserError
+from mcubench.models.tflite_file import TfliteModel
+from mcubench.models.torch_onnx import CHANNELS_FIRST, LAYOUT_METADATA
 
 TASKS = ("classification", "regression")
 
@@ -55,6 +57,21 @@ class Dataset:
                 "integer quantization needs calibration inputs; give a dataset with at least one x_train sample",
             )
         return rep
+
+    def channels_last(self) -> "Dataset":
+        """This dataset with the channel axis moved from 1 to last (NCHW -> NHWC, NCW -> NWC):
+        what the ``.tflite`` of a channels-first (PyTorch, ONNX) model takes."""
+        def move(x: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(np.moveaxis(x, 1, -1)) if x.ndim >= 3 else x
+
+        return replace(self, x_train=move(self.x_train), x_test=move(self.x_test), notes=list(self.notes))
+
+    def for_model(self, model: TfliteModel, what: str = "the model") -> "Dataset":
+        """This dataset as ``model``'s first input takes it: the channel axis moved when the
+        ``.tflite`` was made from a channels-first (PyTorch/ONNX) model, then the shape checked."""
+        data = self.channels_last() if model.metadata.get(LAYOUT_METADATA) == CHANNELS_FIRST else self
+        data.check_input_shape(tuple(model.tensor(model.inputs[0]).shape), what=what)
+        return data
 
     def check_input_shape(self, input_shape: tuple[int | None, ...], what: str = "the model") -> None:
         """Raise a UserError if one sample does not have the model's input shape (batch dim excluded)."""

@@ -102,6 +102,7 @@ class TfliteModel:
     size_bytes: int
     op_codes: list[OpCode] = field(default_factory=list)  # every operator code of the model
     description: str = ""
+    metadata: dict[str, bytes] = field(default_factory=dict)  # the model's named metadata buffers
 
     def tensor(self, index: int) -> TensorInfo:
         return self.tensors[index]
@@ -269,4 +270,29 @@ def parse_tflite(data: bytes, source: str = "model") -> TfliteModel:
         ops.append(OpInfo(i, code.name, code.version, ins, outs, code.custom, op.builtinOptions))
     inputs = [int(x) for x in graph.inputs]
     outputs = [int(x) for x in graph.outputs]
-    return TfliteModel(ops, tensors, inputs, outputs, len(model.subgraphs), len(data), codes, _text(model.description))
+    metadata = {}
+    for entry in model.metadata or []:
+        if 0 <= entry.buffer < len(buffers):
+            metadata[_text(entry.name)] = _buffer_bytes(buffers[entry.buffer], data) or b""
+    return TfliteModel(ops, tensors, inputs, outputs, len(model.subgraphs), len(data), codes,
+                       _text(model.description), metadata)
+
+
+def with_metadata(data: bytes, name: str, value: bytes) -> bytes:
+    """``data`` with the named metadata buffer ``name`` set to ``value`` (the flatbuffer is
+    rebuilt; operators, tensors and weights are unchanged)."""
+    import flatbuffers
+
+    schema = _schema()
+    model = _read(data, "model")
+    model.metadata = [m for m in (model.metadata or []) if _text(m.name) != name]
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(value, dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = name
+    entry.buffer = len(model.buffers) - 1
+    model.metadata.append(entry)
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

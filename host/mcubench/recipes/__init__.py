@@ -1,7 +1,7 @@
 """Recipes: named ways to turn a model into a deployable ``.tflite`` variant.
 
 One base class (:class:`Recipe`), one module per family (``ptq``, ``qat``, ``prune``,
-``distill``) and an explicit registry :data:`RECIPES` from name to class.
+``distill``, ``torch_prune``) and an explicit registry :data:`RECIPES` from name to class.
 ``Recipe().apply(model, dataset, params)`` checks its inputs, then calls ``do_apply``.
 """
 
@@ -14,10 +14,12 @@ from mcubench.recipes.distill import Distill
 from mcubench.recipes.prune import PruneConstant, PrunePolynomial
 from mcubench.recipes.ptq import Dynamic, Float16, Float32, Int8, Int16x8
 from mcubench.recipes.qat import QatInt8
+from mcubench.recipes.torch_prune import TorchPruneChannels, TorchPruneL1
 
 
 def _registry() -> dict[str, type[Recipe]]:
-    classes = [Float32, Int8, Int16x8, Float16, Dynamic, QatInt8, PruneConstant, PrunePolynomial, PruneChannels, Distill]
+    classes = [Float32, Int8, Int16x8, Float16, Dynamic, QatInt8, PruneConstant, PrunePolynomial, PruneChannels, Distill,
+               TorchPruneL1, TorchPruneChannels]
     return {cls.name: cls for cls in classes}
 
 

@@ -29,6 +29,7 @@ class Variant:
     notes: list[str] = field(default_factory=list)
     path: Path | None = None
     keras_model: Any = field(default=None, repr=False)
+    source_model: Any = field(default=None, repr=False)  # a changed SourceModel (pruned PyTorch), for host evaluation
 
     def to_dict(self) -> dict:
         return {"name": self.name, "recipe": self.recipe, "params": self.params, "metrics": self.metrics,
@@ -42,6 +43,7 @@ class Recipe:
     needs_keras: ClassVar[bool] = True  # False: also works on SavedModel/.tflite inputs
     needs_representative: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False  # trains: needs y_train
+    needs_torch: ClassVar[bool] = False  # trains a PyTorch module (torch_prune_*)
 
     def merged_params(self, params: dict | None) -> dict:
         merged = dict(self.defaults)
@@ -54,16 +56,26 @@ class Recipe:
             merged[key] = type(self.defaults[key])(value) if self.defaults[key] is not None and value is not None else value
         return merged
 
+    def check_source(self, source: SourceModel) -> None:
+        """Refuse (UserError) a source this recipe cannot start from; run before any work (also
+        by :func:`mcubench.recipes.variants.run_variants` for every recipe before the first)."""
+        if self.needs_keras and source.keras_model is None:
+            hint = {"torch": "PyTorch models take float32, int8 and the torch_prune_* recipes",
+                    "onnx": "ONNX models take the post-training recipes (float32, int8, int16x8, float16, dynamic)"}.get(
+                        source.kind, "give the .keras/.h5 model; a .tflite can only be analyzed")
+            raise UserError(f"recipe {self.name} needs a Keras model, got a {source.kind} ({source.path or source.name})", hint)
+        if self.needs_torch and source.torch_module is None:
+            raise UserError(f"recipe {self.name} prunes a PyTorch model, got a {source.kind} ({source.path or source.name})",
+                            "give package.module:function or --example NAME --framework torch")
+
     def apply(self, model: Any, dataset: Dataset | None, params: dict | None = None) -> Variant:
         source = as_source(model)
         merged = self.merged_params(params)
-        if self.needs_keras and source.keras_model is None:
-            raise UserError(
-                f"recipe {self.name} needs a Keras model, got a {source.kind} ({source.path})",
-                "give the .keras/.h5 model; a .tflite can only be analyzed",
-            )
-        if dataset is not None and source.keras_model is not None:
-            dataset.check_input_shape(source.input_shape, what=f"model {source.name}")
+        self.check_source(source)
+        if dataset is not None and (source.keras_model is not None or source.channels_first):
+            shape = source.input_shape
+            if all(d is not None for d in shape[1:]):  # an ONNX input may leave dimensions open
+                dataset.check_input_shape(shape, what=f"model {source.name}")
         if self.needs_representative:
             if dataset is None:
                 raise UserError(

@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import warnings
+import weakref
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mcubench.core.errors import UserError
 from mcubench.models import tf as tfmod
+from mcubench.models import torch_onnx
 from mcubench.models.data import Dataset
 from mcubench.models.load import SourceModel
+from mcubench.models.tflite_file import with_metadata
 from mcubench.recipes.base import Recipe, Variant
 
 MODES = ("float32", "int8", "int16x8", "float16", "dynamic")
 
 
 def convert(source: SourceModel | Any, mode: str, representative: np.ndarray | None = None) -> bytes:
-    """Convert a Keras model (Keras 3 or tf-keras, incl. QAT) or SavedModel to ``.tflite`` bytes.
+    """Convert a Keras model (Keras 3 or tf-keras, incl. QAT), SavedModel, PyTorch or ONNX model to
+    ``.tflite`` bytes (PyTorch: float32 and int8 only, see :mod:`mcubench.models.torch_onnx`).
 
     ``int8``: int8 weights and activations, int8 input/output (builtins-int8 only, so a
     float fallback is an error, not a hybrid model). ``int16x8``: int16 activations, int8
     weights, int16 I/O. ``float16``: float16 weights. ``dynamic``: int8 weights, float activations.
     """
+    if isinstance(source, SourceModel) and source.channels_first:
+        return _convert_channels_first(source, mode, representative)
     tf = tfmod.tensorflow()
     if isinstance(source, SourceModel):
         if source.keras_model is not None:
@@ -36,6 +45,11 @@ def convert(source: SourceModel | Any, mode: str, representative: np.ndarray | N
             raise UserError(f"{source.path} is already a .tflite model; recipe {mode} needs the Keras model", "give the .keras/.h5 model")
     else:
         converter = _batch_one_converter(tf, source)
+    return _run_converter(tf, converter, mode, representative)
+
+
+def _run_converter(tf: Any, converter: Any, mode: str, representative: np.ndarray | None) -> bytes:
+    """Configure a TFLiteConverter for ``mode`` and convert."""
     if mode != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
@@ -59,6 +73,37 @@ def convert(source: SourceModel | Any, mode: str, representative: np.ndarray | N
     except Exception as err:  # the converter's errors are long; keep the first line
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"TFLite conversion ({mode}) failed: {first[:300]}", "check the model uses ops the TFLite converter supports") from None
+
+
+def _convert_channels_first(source: SourceModel, mode: str, representative: np.ndarray | None) -> bytes:
+    """PyTorch (litert-torch) or ONNX (onnx2tf, then the TFLite converter) to a channels-last
+    ``.tflite`` marked as made from channels-first data (analysis moves the data's channel axis)."""
+    if source.torch_module is not None:
+        if mode in ("int8", "int16x8") and (representative is None or len(representative) == 0):
+            raise UserError(f"recipe {mode} needs a non-empty representative dataset", "pass --data with x_train samples")
+        with tfmod.third_party_output():
+            data = torch_onnx.torch_to_tflite(source.torch_module, source.example_input, mode, representative)
+    else:
+        tf = tfmod.tensorflow()
+        rep = None if representative is None else torch_onnx.channels_last(representative)
+        data = _run_converter(tf, _onnx_converter(tf, source), mode, rep)
+    return with_metadata(data, torch_onnx.LAYOUT_METADATA, torch_onnx.CHANNELS_FIRST)
+
+
+def _onnx_converter(tf: Any, source: SourceModel) -> Any:
+    """A TFLiteConverter for the onnx2tf SavedModel of ``source`` (made once per source), batch 1."""
+    if source.saved_model_dir is None:
+        scratch = Path(tempfile.mkdtemp(prefix="mcubench-onnx2tf-"))
+        weakref.finalize(source, shutil.rmtree, scratch, True)
+        with tfmod.third_party_output():
+            source.saved_model_dir = torch_onnx.onnx_to_saved_model(source.onnx_path, scratch)
+    loaded = tf.saved_model.load(str(source.saved_model_dir))
+    signature = loaded.signatures["serving_default"]
+    (name, spec), = signature.structured_input_signature[1].items()
+    # Batch 1, as on the device: Flatten/Reshape fold into one static RESHAPE.
+    function = tf.function(lambda x: signature(**{name: x}))
+    concrete = function.get_concrete_function(tf.TensorSpec((1, *spec.shape[1:]), spec.dtype))
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], loaded)
 
 
 def _batch_one_converter(tf: Any, model: Any) -> Any:
@@ -94,6 +139,12 @@ class _Ptq(Recipe):
     mode: str = "float32"
     needs_keras = False
     defaults = {"calibration_samples": 200}
+
+    def check_source(self, source: SourceModel) -> None:
+        super().check_source(source)
+        if source.torch_module is not None and self.mode not in torch_onnx.TORCH_MODES:
+            raise UserError(f"recipe {self.name} is not available for PyTorch models",
+                            "litert-torch makes float32 and full-integer int8 (PT2E); use --recipes float32,int8")
 
     def do_apply(self, source: SourceModel, dataset: Dataset | None, params: dict) -> Variant:
         rep = dataset.representative(params["calibration_samples"]) if self.needs_representative else None

@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mcubench import __version__
 from mcubench.core import progress
@@ -31,9 +31,9 @@ from mcubench.core.fileio import write_bytes_atomic, write_json_atomic
 from mcubench.core.identity import tool_version
 from mcubench.core.paths import work_dir
 from mcubench.models.analysis import Analysis, analyze
-from mcubench.models.data import Dataset
+from mcubench.models.data import Dataset, load_dataset
 from mcubench.models.examples import EXAMPLES, cache_key, load_example
-from mcubench.models.load import SourceModel
+from mcubench.models.load import SourceModel, as_source, load_model
 from mcubench.models.tf import third_party_output
 from mcubench.recipes import get_recipe
 from mcubench.recipes.base import Recipe, Variant
@@ -44,11 +44,15 @@ SUMMARY_NAME = "summary.json"
 def make_variant(recipe: Recipe, model: Any, dataset: Dataset | None, params: dict | None = None, *,
                  eval_samples: int = 500, run_micro: bool = True) -> tuple[Variant, Analysis]:
     """Applies ``recipe`` to ``model`` and analyzes the `.tflite` it makes on the host."""
+    source = as_source(model)
     with progress.step(f"recipe {recipe.name}"):
-        variant = recipe.apply(model, dataset, params)
+        variant = recipe.apply(source, dataset, params)
+    # A PyTorch/ONNX source is also run itself (torch, onnxruntime), beside LiteRT and TFLM; a
+    # recipe that changed the model (pruning) gives the changed one.
+    reference = variant.source_model.predict if variant.source_model is not None else source.predict
     with progress.step(f"evaluating {variant.name} on the host (LiteRT{', TFLM' if run_micro else ''})"):
         analysis = analyze(variant.tflite_bytes, dataset, source=f"{variant.name}.tflite",
-                           eval_samples=eval_samples, run_micro=run_micro)
+                           eval_samples=eval_samples, run_micro=run_micro, reference=reference)
     return variant, analysis
 
 
@@ -86,6 +90,32 @@ def prepare_example_variant(example: str, recipe: str, params: dict[str, Any] | 
         raise UserError(f"unknown example `{example}`", f"choose one of: {', '.join(EXAMPLES)}")
     ident = json.dumps({"example": cache_key(spec, seed), "recipe": recipe, "params": params, "tool": tool_version()}, sort_keys=True)
     directory = work_dir() / "variants" / f"{example}-{recipe}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
+
+    def make() -> tuple[Variant, Analysis]:
+        ex = load_example(example, seed=seed)
+        return make_variant(get_recipe(recipe), ex.model, ex.dataset, params)
+
+    return _cached_variant(directory, make)
+
+
+def prepare_model_variant(model: Path, data: Path | None, recipe: str, params: dict[str, Any] | None = None) -> PreparedVariant:
+    """A model file's variant (``.keras``, ``.h5``, ``.pt2``, ``.onnx``...) calibrated/trained on
+    ``data``, made once and cached, keyed by the contents of both files (sweeps)."""
+    params = dict(params or {})
+    digest = lambda path: hashlib.sha256(path.read_bytes()).hexdigest() if path is not None and path.is_file() else None  # noqa: E731
+    ident = json.dumps({"model": digest(model), "data": digest(data), "recipe": recipe, "params": params,
+                        "tool": tool_version()}, sort_keys=True)
+    directory = work_dir() / "variants" / f"{model.stem}-{recipe}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
+
+    def make() -> tuple[Variant, Analysis]:
+        return make_variant(get_recipe(recipe), load_model(model), load_dataset(data) if data is not None else None, params)
+
+    return _cached_variant(directory, make)
+
+
+def _cached_variant(directory: Path, make: Callable[[], tuple[Variant, Analysis]]) -> PreparedVariant:
+    """The variant stored in ``directory``, made by ``make`` the first time. Concurrent callers
+    wait on a file lock and make it once."""
     directory.mkdir(parents=True, exist_ok=True)
     meta_path = directory / "variant.json"
     with open(directory / ".lock", "w") as lock:
@@ -94,8 +124,7 @@ def prepare_example_variant(example: str, recipe: str, params: dict[str, Any] | 
             meta = json.loads(meta_path.read_text())
             return PreparedVariant(meta["name"], directory / meta["file"], meta["host_metrics"])
         with third_party_output():  # TensorFlow's chatter while training, converting, evaluating
-            ex = load_example(example, seed=seed)
-            variant, analyzed = make_variant(get_recipe(recipe), ex.model, ex.dataset, params)
+            variant, analyzed = make()
         file_name = f"{variant.name}.tflite"
         write_bytes_atomic(directory / file_name, variant.tflite_bytes)
         analysis = analyzed.to_dict()
@@ -194,8 +223,9 @@ def run_variants(
     check_out_dir(out, force)
     todo = ([("float32", {})] if baseline else []) + list(recipes)
     instances = [(get_recipe(name), params) for name, params in todo]  # unknown names fail before any work
-    for recipe, params in instances:
+    for recipe, params in instances:  # every refusal before the first conversion
         recipe.merged_params(params)
+        recipe.check_source(source.model)
     started = time.time()
     entries = []
     with _StagingDir(out, force) as staging:

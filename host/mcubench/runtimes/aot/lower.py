@@ -18,7 +18,7 @@ MAX_VERSIONS = {
     "CONV_2D": 8, "DEPTHWISE_CONV_2D": 7, "FULLY_CONNECTED": 13, "AVERAGE_POOL_2D": 3,
     "MAX_POOL_2D": 3, "ADD": 5, "MUL": 7, "RESHAPE": 2, "SQUEEZE": 2, "EXPAND_DIMS": 2,
     "SOFTMAX": 3, "MEAN": 3, "PAD": 4, "PADV2": 4, "CONCATENATION": 4, "QUANTIZE": 3,
-    "DEQUANTIZE": 6, "LOGISTIC": 3,
+    "DEQUANTIZE": 6, "LOGISTIC": 3, "TRANSPOSE": 6,
 }
 ALIAS_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
 
@@ -502,6 +502,33 @@ def lower_alias(g: Graph, op: Operator, p: str) -> Step:
     return Step(op.index, op.opcode, [x.index], [y.index], 0, "", call, alias=True)
 
 
+def lower_transpose(g: Graph, op: Operator, p: str) -> Step:
+    """A byte permutation, bit-exact by construction; the output never overlays the input
+    (every output byte may come from anywhere in the input)."""
+    x, perm, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    _int8_act(x, "input")
+    _int8_act(y, "output")
+    if x.scale != y.scale or x.zero_point != y.zero_point:
+        raise Unsupported("input and output quantization differ")
+    if not perm.is_const:
+        raise Unsupported("the permutation must be constant")
+    order = [int(v) for v in np.asarray(perm.data).ravel()]
+    rank = len(x.shape)
+    if sorted(order) != list(range(rank)):
+        raise Unsupported(f"permutation {order} does not match a {rank}-D input")
+    in_dims = _ext4(x.shape)
+    lead = 4 - rank
+    full = list(range(lead)) + [lead + a for a in order]  # the permutation of the 4-D extension
+    in_strides = [int(np.prod(in_dims[a + 1:])) for a in range(4)]
+    out_dims = [in_dims[a] for a in full]
+    if out_dims != _ext4(y.shape):
+        raise Unsupported(f"output shape {list(y.shape)} is not the permuted input shape")
+    arr = lambda v: "{" + ", ".join(map(str, v)) + "}"
+    defs = f"static const mcbk_transpose_t {p} = {{{arr(out_dims)}, {arr([in_strides[a] for a in full])}}};\n"
+    return Step(op.index, op.opcode, [x.index], [y.index], 0, defs,
+                f"mcbk_transpose(&{p}, {{T{x.index}}}, {{T{y.index}}});")
+
+
 LOWERINGS = {
     "CONV_2D": lambda g, op, p: lower_conv(g, op, p, depthwise=False),
     "DEPTHWISE_CONV_2D": lambda g, op, p: lower_conv(g, op, p, depthwise=True),
@@ -521,6 +548,7 @@ LOWERINGS = {
     "RESHAPE": lower_alias,
     "SQUEEZE": lower_alias,
     "EXPAND_DIMS": lower_alias,
+    "TRANSPOSE": lower_transpose,
 }
 
 
