@@ -22,8 +22,6 @@ import os
 import signal
 import traceback
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,14 +30,18 @@ import yaml
 
 from mcubench.bench.pipeline import run_bench
 from mcubench.bench.request import BenchRequest
-from mcubench.bench.workloads import workload_for_example, workload_for_model, workload_for_variant
+from mcubench.bench.workloads import (
+    workload_for_example,
+    workload_for_model,
+    workload_for_variant,
+)
 from mcubench.core.boards import DEFAULT_BOARD, all_board_ids
 from mcubench.core.errors import UserError
 from mcubench.core.identity import tool_version
 from mcubench.core.paths import results_dir
 from mcubench.core.types import WorkloadSpec
 from mcubench.recipes import RECIPES
-from mcubench.recipes.variants import prepare_model_variant
+from mcubench.recipes.variants import example_fingerprint, prepare_model_variant
 from mcubench.results.history import History
 from mcubench.results.report import build_report, write_report
 from mcubench.runtimes import RUNTIMES, WORKLOAD_RUNTIME
@@ -98,25 +100,6 @@ class JobSpec:
         recipe = self.recipe and self.recipe + (f"({','.join(f'{k}={v}' for k, v in self.recipe_params)})" if self.recipe_params else "")
         parts = [self.model + (f"[{params}]" if params else ""), recipe, self.runtime, self.board, self.target]
         return " · ".join(p for p in parts if p)
-
-
-@lru_cache(maxsize=1)
-def example_fingerprint() -> str:
-    """What decides an example variant's bytes besides its job spec: the code that trains,
-    prunes and converts it, and the versions of the frameworks. Training is seeded and
-    deterministic, so the same fingerprint and spec give the same model, byte for byte; a stored
-    job with the same key is this job, and any change to that code makes every example job new."""
-    package = Path(__file__).resolve().parent
-    sources = sorted({*package.glob("recipes/*.py"), *package.glob("models/*.py")})
-    digest = hashlib.sha256()
-    for source in sources:
-        digest.update(source.name.encode() + b"\0" + source.read_bytes())
-    for dist in ("tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "numpy", "torch", "litert-torch", "onnx2tf"):
-        try:
-            digest.update(f"{dist}=={metadata.version(dist)}".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(f"{dist} absent".encode())
-    return digest.hexdigest()[:16]
 
 
 @dataclass

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -83,12 +85,33 @@ def host_metrics_from(analysis: dict[str, Any], variant_metrics: dict[str, Any])
     }
 
 
+@functools.lru_cache(maxsize=1)  # the sources do not change while a process runs
+def example_fingerprint() -> str:
+    """What decides an example variant's bytes besides its job spec: the code that trains,
+    prunes and converts it, and the versions of the frameworks. Training is seeded and
+    deterministic, so the same fingerprint and spec give the same model, byte for byte; a cached
+    variant or a stored sweep job with the same key is this one, and any change to that code
+    makes them new."""
+    package = Path(__file__).resolve().parent.parent  # mcubench/
+    sources = sorted({*package.glob("recipes/*.py"), *package.glob("models/*.py")})
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    for dist in ("tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "numpy", "torch", "litert-torch", "onnx2tf"):
+        try:
+            digest.update(f"{dist}=={metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{dist} absent".encode())
+    return digest.hexdigest()[:16]
+
+
 def prepare_example_variant(example: str, recipe: str, params: dict[str, Any] | None = None, seed: int = 0) -> PreparedVariant:
     params = dict(params or {})
     spec = EXAMPLES.get(example)
     if spec is None:
         raise UserError(f"unknown example `{example}`", f"choose one of: {', '.join(EXAMPLES)}")
-    ident = json.dumps({"example": cache_key(spec, seed), "recipe": recipe, "params": params, "tool": tool_version()}, sort_keys=True)
+    ident = json.dumps({"example": cache_key(spec, seed), "recipe": recipe, "params": params, "tool": tool_version(),
+                        "code": example_fingerprint()}, sort_keys=True)
     directory = work_dir() / "variants" / f"{example}-{recipe}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
 
     def make() -> tuple[Variant, Analysis]:
@@ -104,7 +127,7 @@ def prepare_model_variant(model: Path, data: Path | None, recipe: str, params: d
     params = dict(params or {})
     digest = lambda path: hashlib.sha256(path.read_bytes()).hexdigest() if path is not None and path.is_file() else None  # noqa: E731
     ident = json.dumps({"model": digest(model), "data": digest(data), "recipe": recipe, "params": params,
-                        "tool": tool_version()}, sort_keys=True)
+                        "tool": tool_version(), "code": example_fingerprint()}, sort_keys=True)
     directory = work_dir() / "variants" / f"{model.stem}-{recipe}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
 
     def make() -> tuple[Variant, Analysis]:
