@@ -265,6 +265,100 @@ static inline void dot_row4(const int8_t *x, const int8_t **wp, int32_t n4,
 }
 #endif
 
+#if MCBK_USE_DSP
+/* Two pixels x four output channels of a convolution, all kernel rows, in assembly: every
+ * register is needed (r0-r12 and lr), which inline assembly cannot have.
+ *
+ * acc[0..3] (pixel 0, channels 0..3) and acc[4..7] (pixel 1) are added to. Two passes, channels
+ * (0, 1) then (2, 3); each step of 4 input bytes sign-extends both pixels' bytes once (SXTB16)
+ * and each weight word once for both pixels: 16 MACs in 8 SMLAD, 8 SXTB16 and 4 loads. The
+ * weights are the group's stream (kernel row after kernel row, 16 bytes a step, channel j at
+ * byte 4j); x0/x1 point at each pixel's first kernel row and move on by row_pad per row, then
+ * by xskip = input row stride - row_pad to the next kernel row. */
+typedef struct mcbk_dot_geom {
+    int32_t n4, rows, xskip;
+} mcbk_dot_geom_t;
+void mcbk_dot_2px4ch(const int8_t *x0, const int8_t *x1, const int8_t *w, const mcbk_dot_geom_t *g,
+                     int32_t *acc);
+__asm__(
+    "    .pushsection .text.mcbk_dot_2px4ch, \"ax\", %progbits\n"
+    "    .syntax unified\n"
+    "    .thumb\n"
+    "    .p2align 2\n"
+    "    .global mcbk_dot_2px4ch\n"
+    "    .type mcbk_dot_2px4ch, %function\n"
+    "    .thumb_func\n"
+    "mcbk_dot_2px4ch:\n"
+    "    push {r4-r11, lr}\n"
+    "    sub sp, sp, #28\n"              /* [0] x0 [4] x1 [8] w [12] geom [16] acc [20] pass [24] rows */
+    "    ldr lr, [sp, #64]\n"            /* acc: the 5th argument */
+    "    strd r0, r1, [sp, #0]\n"
+    "    strd r2, r3, [sp, #8]\n"
+    "    str lr, [sp, #16]\n"
+    "    movs r4, #0\n"
+    "    str r4, [sp, #20]\n"
+    "    ldrd r4, r5, [lr, #0]\n"        /* pixel 0, channels 0 and 1 */
+    "    ldrd r6, r7, [lr, #16]\n"       /* pixel 1, channels 0 and 1 */
+    "1:\n"                               /* a pass */
+    "    ldr r8, [r3, #4]\n"
+    "    str r8, [sp, #24]\n"
+    "2:\n"                               /* a kernel row */
+    "    ldr r3, [sp, #12]\n"
+    "    ldr r3, [r3, #0]\n"
+    "3:\n"                               /* a step: 4 input bytes, 2 pixels, 2 channels */
+    "    ldr r8, [r0], #4\n"
+    "    ldr r9, [r1], #4\n"
+    "    ldr r11, [r2], #4\n"
+    "    sxtb16 r12, r8\n"
+    "    sxtb16 r8, r8, ror #8\n"
+    "    sxtb16 lr, r9\n"
+    "    sxtb16 r9, r9, ror #8\n"
+    "    sxtb16 r10, r11\n"
+    "    sxtb16 r11, r11, ror #8\n"
+    "    smlad r4, r12, r10, r4\n"
+    "    smlad r4, r8, r11, r4\n"
+    "    smlad r6, lr, r10, r6\n"
+    "    smlad r6, r9, r11, r6\n"
+    "    ldr r11, [r2], #12\n"
+    "    sxtb16 r10, r11\n"
+    "    sxtb16 r11, r11, ror #8\n"
+    "    smlad r5, r12, r10, r5\n"
+    "    smlad r5, r8, r11, r5\n"
+    "    smlad r7, lr, r10, r7\n"
+    "    smlad r7, r9, r11, r7\n"
+    "    subs r3, r3, #1\n"
+    "    bne 3b\n"
+    "    ldr r3, [sp, #12]\n"
+    "    ldr r8, [r3, #8]\n"
+    "    add r0, r0, r8\n"
+    "    add r1, r1, r8\n"
+    "    ldr r8, [sp, #24]\n"
+    "    subs r8, r8, #1\n"
+    "    str r8, [sp, #24]\n"
+    "    bne 2b\n"
+    "    ldr lr, [sp, #16]\n"
+    "    ldr r8, [sp, #20]\n"
+    "    cmp r8, #0\n"
+    "    bne 4f\n"
+    "    strd r4, r5, [lr, #0]\n"
+    "    strd r6, r7, [lr, #16]\n"
+    "    ldrd r4, r5, [lr, #8]\n"        /* pixel 0, channels 2 and 3 */
+    "    ldrd r6, r7, [lr, #24]\n"       /* pixel 1, channels 2 and 3 */
+    "    movs r8, #1\n"
+    "    str r8, [sp, #20]\n"
+    "    ldrd r0, r1, [sp, #0]\n"
+    "    ldrd r2, r3, [sp, #8]\n"
+    "    adds r2, r2, #8\n"
+    "    b 1b\n"
+    "4:\n"
+    "    strd r4, r5, [lr, #8]\n"
+    "    strd r6, r7, [lr, #24]\n"
+    "    add sp, sp, #28\n"
+    "    pop {r4-r11, pc}\n"
+    "    .size mcbk_dot_2px4ch, . - mcbk_dot_2px4ch\n"
+    "    .popsection\n");
+#endif
+
 /* The window of a border pixel (or any pixel with horizontal dilation), gathered row by row
  * into scratch with the input zero point where the window leaves the input. */
 static void gather_window(const mcbk_conv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *scratch) {
@@ -292,11 +386,68 @@ static void gather_window(const mcbk_conv_t *p, const int8_t *in_b, int32_t iy0,
     (void)row_len;
 }
 
+#if MCBK_USE_DSP && !(defined(MCBK_EXACT_RQ) && MCBK_EXACT_RQ)
+/* Four saturated int8 values (int32 each) packed little-endian into a word. */
+static inline uint32_t pkhbt16(int32_t lo, int32_t hi) {
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+static inline uint32_t pack4(int32_t v0, int32_t v1, int32_t v2, int32_t v3) {
+    const uint32_t t02 = __uxtb16(pkhbt16(v0, v2));
+    const uint32_t t13 = __uxtb16(pkhbt16(v1, v3));
+    return t02 | (t13 << 8);
+}
+
+static inline uint32_t clamp4(uint32_t w, uint32_t lo4, uint32_t hi4) {
+    (void)__ssub8(w, lo4);
+    w = __sel(w, lo4);
+    (void)__ssub8(w, hi4);
+    return __sel(hi4, w);
+}
+
+/* The short requantization of one accumulator (see requant()). */
+static inline int32_t rq_fast(int32_t acc, int32_t mult, int32_t rnd, int32_t rs) {
+    const int32_t h = smmulr(acc << 1, mult);
+    return __ssat((h + rnd + (h >> 31)) >> rs, 8);
+}
+
+/* Two pixels' four channels (acc[0..3], acc[4..7]) with the short requantization: each
+ * channel's constants are loaded once for both pixels. */
+static inline void conv_out_2px_fast(int8_t *o0, int8_t *o1, const int32_t *acc, const mcbk_rq_t *rq,
+                                     uint32_t lo4, uint32_t hi4) {
+    int32_t a[4], b[4];
+    for (int j = 0; j < 4; ++j) {
+        const int32_t m = rq[j].mult, r = rq[j].rnd, s = rq[j].rs;
+        a[j] = rq_fast(acc[j], m, r, s);
+        b[j] = rq_fast(acc[4 + j], m, r, s);
+    }
+    const uint32_t w0 = clamp4(pack4(a[0], a[1], a[2], a[3]), lo4, hi4);
+    const uint32_t w1 = clamp4(pack4(b[0], b[1], b[2], b[3]), lo4, hi4);
+    memcpy(o0, &w0, 4);
+    memcpy(o1, &w1, 4);
+}
+#define MCBK_FAST_OUT_2PX 1
+#else
+#define MCBK_FAST_OUT_2PX 0
+#endif
+
+/* Requantize four accumulators of channels c .. c+3 (n of them real) and store them. */
+static inline void conv_out4(int8_t *og, const int32_t *acc, const mcbk_rq_t *rq, int32_t n, int fast, int32_t zp_out,
+                             uint32_t lo4, uint32_t hi4, int32_t lo, int32_t hi) {
+    if (n >= 4) {
+        store4(og, requant(acc[0], &rq[0], fast, zp_out), requant(acc[1], &rq[1], fast, zp_out),
+               requant(acc[2], &rq[2], fast, zp_out), requant(acc[3], &rq[3], fast, zp_out), lo4, hi4, lo, hi);
+    } else {
+        for (int32_t j = 0; j < n; ++j) og[j] = store_act(requant(acc[j], &rq[j], fast, zp_out), lo, hi);
+    }
+}
+
 void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c, KH = p->k_h;
     const int32_t n4 = p->row_pad >> 2;
     const int32_t groups = (OC + 3) >> 2;
-    const int32_t full_groups = OC >> 2;
     const int32_t in_row_stride = p->dil_h * W * C;
     const int32_t lo = p->act_min, hi = p->act_max, zp_out = p->out_offset, fast = p->fast_rq;
     const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
@@ -309,6 +460,33 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
             const int rows_inside = iy0 >= 0 && iy0 + span_h < H;
             for (int32_t ox = 0; ox < p->out_w; ++ox, o += OC) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
+#if MCBK_USE_DSP
+                /* two pixels whose windows lie inside the input: one pass for both */
+                if (rows_inside && p->dil_w == 1 && ox + 1 < p->out_w && ix0 >= 0 &&
+                    ix0 + p->stride_w + span_w < W) {
+                    const int8_t *x0 = in_b + ((size_t)iy0 * W + ix0) * C;
+                    const mcbk_dot_geom_t geom = {n4, KH, in_row_stride - p->row_pad};
+                    const int8_t *w = p->weights;
+                    const int32_t group_bytes = KH * p->row_pad * 4;
+                    for (int32_t g = 0; g < groups; ++g, w += group_bytes) {
+                        const int32_t *bias = p->bias + 4 * g;
+                        int32_t acc[8] = {bias[0], bias[1], bias[2], bias[3], bias[0], bias[1], bias[2], bias[3]};
+                        mcbk_dot_2px4ch(x0, x0 + p->stride_w * C, w, &geom, acc);
+                        const int32_t n = OC - 4 * g;
+#if MCBK_FAST_OUT_2PX
+                        if (fast && n >= 4) {
+                            conv_out_2px_fast(o + 4 * g, o + OC + 4 * g, acc, p->rq + 4 * g, lo4, hi4);
+                            continue;
+                        }
+#endif
+                        conv_out4(o + 4 * g, acc, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
+                        conv_out4(o + OC + 4 * g, acc + 4, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
+                    }
+                    ++ox;
+                    o += OC;
+                    continue;
+                }
+#endif
                 const int8_t *base;
                 int32_t stride;
                 if (rows_inside && p->dil_w == 1 && ix0 >= 0 && ix0 + span_w < W) {
@@ -326,15 +504,8 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
                     int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
                     const int8_t *x = base;
                     for (int32_t ky = 0; ky < KH; ++ky, x += stride) dot_row4(x, &w, n4, &a0, &a1, &a2, &a3);
-                    int8_t *og = o + 4 * g;
-                    if (g < full_groups) {
-                        store4(og, requant(a0, &rq[0], fast, zp_out), requant(a1, &rq[1], fast, zp_out),
-                               requant(a2, &rq[2], fast, zp_out), requant(a3, &rq[3], fast, zp_out), lo4, hi4, lo, hi);
-                    } else {
-                        const int32_t acc[4] = {a0, a1, a2, a3};
-                        for (int32_t j = 0; j < OC - 4 * g; ++j)
-                            og[j] = store_act(requant(acc[j], &rq[j], fast, zp_out), lo, hi);
-                    }
+                    const int32_t acc[4] = {a0, a1, a2, a3};
+                    conv_out4(o + 4 * g, acc, rq, OC - 4 * g, fast, zp_out, lo4, hi4, lo, hi);
                 }
             }
         }
