@@ -221,22 +221,35 @@ static inline void valid_range(int32_t origin, int32_t dil, int32_t k, int32_t e
     "smlad %[" A "], %[xa], %[t], %[" A "]\n\t"      \
     "smlad %[" A "], %[xb], %[" W "], %[" A "]\n\t"
 
+#define MCBK_DOT4_ROW_STEP                      \
+    "ldr %[xb], [%[x]], #4\n\t"                 \
+    "ldr %[w0], [%[w]], #4\n\t"                 \
+    "ldr %[w1], [%[w]], #4\n\t"                 \
+    "sxtb16 %[xa], %[xb]\n\t"                   \
+    "sxtb16 %[xb], %[xb], ror #8\n\t"           \
+    MCBK_DOT4_STEP("c0", "w0")                   \
+    MCBK_DOT4_STEP("c1", "w1")                   \
+    "ldr %[w0], [%[w]], #4\n\t"                 \
+    "ldr %[w1], [%[w]], #4\n\t"                 \
+    MCBK_DOT4_STEP("c2", "w0")                   \
+    MCBK_DOT4_STEP("c3", "w1")
+
 static inline void dot_row4(const int8_t *x, const int8_t **wp, int32_t n4,
                             int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
     int32_t c0 = *a0, c1 = *a1, c2 = *a2, c3 = *a3;
     const int8_t *w = *wp;
     uint32_t xa, xb, w0, w1, t;
+    /* Single loads back to back pipeline (1 cycle after the first; LDRD takes 3). Two steps per
+     * iteration; an odd count enters at the second. */
     __asm__ volatile(
+        "lsrs %[n], %[n], #1\n\t"
+        "bcc 1f\n\t"
+        "adds %[n], %[n], #1\n\t"
+        "b 2f\n\t"
         "1:\n\t"
-        "ldr %[xb], [%[x]], #4\n\t"
-        "ldrd %[w0], %[w1], [%[w]], #8\n\t"
-        "sxtb16 %[xa], %[xb]\n\t"
-        "sxtb16 %[xb], %[xb], ror #8\n\t"
-        MCBK_DOT4_STEP("c0", "w0")
-        MCBK_DOT4_STEP("c1", "w1")
-        "ldrd %[w0], %[w1], [%[w]], #8\n\t"
-        MCBK_DOT4_STEP("c2", "w0")
-        MCBK_DOT4_STEP("c3", "w1")
+        MCBK_DOT4_ROW_STEP
+        "2:\n\t"
+        MCBK_DOT4_ROW_STEP
         "subs %[n], %[n], #1\n\t"
         "bne 1b\n\t"
         : [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [x] "+r"(x), [w] "+r"(w),
@@ -271,7 +284,8 @@ static inline void dot_row4(const int8_t *x, const int8_t **wp, int32_t n4,
  *
  * acc[0..3] (pixel 0, channels 0..3) and acc[4..7] (pixel 1) are added to. Two passes, channels
  * (0, 1) then (2, 3); each step of 4 input bytes sign-extends both pixels' bytes once (SXTB16)
- * and each weight word once for both pixels: 16 MACs in 8 SMLAD, 8 SXTB16 and 4 loads. The
+ * and each weight word once for both pixels: 16 MACs in 8 SMLAD, 8 SXTB16 and 4 loads, two
+ * steps per loop iteration. The
  * weights are the group's stream (kernel row after kernel row, 16 bytes a step, channel j at
  * byte 4j); x0/x1 point at each pixel's first kernel row and move on by row_pad per row, then
  * by xskip = input row stride - row_pad to the next kernel row. */
@@ -305,7 +319,33 @@ __asm__(
     "2:\n"                               /* a kernel row */
     "    ldr r3, [sp, #12]\n"
     "    ldr r3, [r3, #0]\n"
+    "    lsrs r3, r3, #1\n"             /* two steps a loop; an odd count enters at the second */
+    "    bcc 3f\n"
+    "    adds r3, r3, #1\n"
+    "    b 5f\n"
+    "    .p2align 2\n"
     "3:\n"                               /* a step: 4 input bytes, 2 pixels, 2 channels */
+    "    ldr r8, [r0], #4\n"
+    "    ldr r9, [r1], #4\n"
+    "    ldr r11, [r2], #4\n"
+    "    sxtb16 r12, r8\n"
+    "    sxtb16 r8, r8, ror #8\n"
+    "    sxtb16 lr, r9\n"
+    "    sxtb16 r9, r9, ror #8\n"
+    "    sxtb16 r10, r11\n"
+    "    sxtb16 r11, r11, ror #8\n"
+    "    smlad r4, r12, r10, r4\n"
+    "    smlad r4, r8, r11, r4\n"
+    "    smlad r6, lr, r10, r6\n"
+    "    smlad r6, r9, r11, r6\n"
+    "    ldr r11, [r2], #12\n"
+    "    sxtb16 r10, r11\n"
+    "    sxtb16 r11, r11, ror #8\n"
+    "    smlad r5, r12, r10, r5\n"
+    "    smlad r5, r8, r11, r5\n"
+    "    smlad r7, lr, r10, r7\n"
+    "    smlad r7, r9, r11, r7\n"
+    "5:\n"
     "    ldr r8, [r0], #4\n"
     "    ldr r9, [r1], #4\n"
     "    ldr r11, [r2], #4\n"
@@ -464,14 +504,27 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
                 /* two pixels whose windows lie inside the input: one pass for both */
                 if (rows_inside && p->dil_w == 1 && ox + 1 < p->out_w && ix0 >= 0 &&
                     ix0 + p->stride_w + span_w < W) {
-                    const int8_t *x0 = in_b + ((size_t)iy0 * W + ix0) * C;
-                    const mcbk_dot_geom_t geom = {n4, KH, in_row_stride - p->row_pad};
+                    const int8_t *x0 = in_b + ((size_t)iy0 * W + ix0) * C, *x1 = x0 + p->stride_w * C;
+                    mcbk_dot_geom_t geom = {n4, KH, in_row_stride - p->row_pad};
+                    if (n4 == 1 && KH > 1) {
+                        /* kernel rows of one word (e.g. a 10x4 kernel on 1 channel): both windows
+                         * gathered into one long row each, so the kernel loops once per pass */
+                        for (int32_t ky = 0; ky < KH; ++ky) {
+                            memcpy(scratch + 4 * ky, x0 + (size_t)ky * in_row_stride, 4);
+                            memcpy(scratch + 4 * (KH + ky), x1 + (size_t)ky * in_row_stride, 4);
+                        }
+                        x0 = scratch;
+                        x1 = scratch + 4 * KH;
+                        geom.n4 = KH;
+                        geom.rows = 1;
+                        geom.xskip = 0;
+                    }
                     const int8_t *w = p->weights;
                     const int32_t group_bytes = KH * p->row_pad * 4;
                     for (int32_t g = 0; g < groups; ++g, w += group_bytes) {
                         const int32_t *bias = p->bias + 4 * g;
                         int32_t acc[8] = {bias[0], bias[1], bias[2], bias[3], bias[0], bias[1], bias[2], bias[3]};
-                        mcbk_dot_2px4ch(x0, x0 + p->stride_w * C, w, &geom, acc);
+                        mcbk_dot_2px4ch(x0, x1, w, &geom, acc);
                         const int32_t n = OC - 4 * g;
 #if MCBK_FAST_OUT_2PX
                         if (fast && n >= 4) {
@@ -503,7 +556,11 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
                 for (int32_t g = 0; g < groups; ++g, bias += 4, rq += 4) {
                     int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
                     const int8_t *x = base;
-                    for (int32_t ky = 0; ky < KH; ++ky, x += stride) dot_row4(x, &w, n4, &a0, &a1, &a2, &a3);
+                    if (stride == p->row_pad) {
+                        dot_row4(x, &w, n4 * KH, &a0, &a1, &a2, &a3); /* a gathered window: one row */
+                    } else {
+                        for (int32_t ky = 0; ky < KH; ++ky, x += stride) dot_row4(x, &w, n4, &a0, &a1, &a2, &a3);
+                    }
                     const int32_t acc[4] = {a0, a1, a2, a3};
                     conv_out4(o + 4 * g, acc, rq, OC - 4 * g, fast, zp_out, lo4, hi4, lo, hi);
                 }
@@ -574,6 +631,67 @@ static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t x) {
     } while (0)
 #endif
 
+#if MCBK_USE_DSP
+/* One output pixel of a 3x3 depthwise convolution (depth multiplier 1, no dilation), every
+ * 4-channel group, in assembly (all 14 registers): acc[c] = bias_folded[c] + the 9 taps of the
+ * raw input bytes (the input offset is in the folded bias). x is the window's origin (its
+ * columns xs bytes apart, rows ys), w the groups' int16 weights (9 taps x (c0,c2),(c1,c3)). */
+typedef struct mcbk_dw_geom {
+    int32_t groups, xs, ys;
+} mcbk_dw_geom_t;
+void mcbk_dw3x3_pixel(const int8_t *x, const int16_t *w, const int32_t *bias, int32_t *acc, const mcbk_dw_geom_t *g);
+#define MCBK_DW_PX_TAP(XADDR)                 \
+    "    ldr r8, " XADDR "\n"                 \
+    "    ldr r10, [r1], #4\n"                 \
+    "    ldr r11, [r1], #4\n"                 \
+    "    sxtb16 r9, r8, ror #8\n"             \
+    "    sxtb16 r8, r8\n"                     \
+    "    smlabb r4, r8, r10, r4\n"            \
+    "    smlatt r6, r8, r10, r6\n"            \
+    "    smlabb r5, r9, r11, r5\n"            \
+    "    smlatt r7, r9, r11, r7\n"
+#define MCBK_DW_PX_ROW                        \
+    MCBK_DW_PX_TAP("[lr]")                    \
+    MCBK_DW_PX_TAP("[lr, r12]")               \
+    MCBK_DW_PX_TAP("[lr, r12, lsl #1]")
+__asm__(
+    "    .pushsection .text.mcbk_dw3x3_pixel, \"ax\", %progbits\n"
+    "    .syntax unified\n"
+    "    .thumb\n"
+    "    .p2align 2\n"
+    "    .global mcbk_dw3x3_pixel\n"
+    "    .type mcbk_dw3x3_pixel, %function\n"
+    "    .thumb_func\n"
+    "mcbk_dw3x3_pixel:\n"
+    "    push {r4-r11, lr}\n"
+    "    ldr r12, [sp, #36]\n"           /* geom: the 5th argument */
+    "    sub sp, sp, #12\n"              /* [0] ys [4] groups left */
+    "    ldr r4, [r12, #8]\n"
+    "    ldr r5, [r12, #0]\n"
+    "    ldr r12, [r12, #4]\n"           /* xs for the whole call */
+    "    strd r4, r5, [sp, #0]\n"
+    "1:\n"
+    "    ldm r2!, {r4-r7}\n"             /* folded bias of 4 channels */
+    "    mov lr, r0\n"
+    MCBK_DW_PX_ROW
+    "    ldr r8, [sp, #0]\n"
+    "    add lr, lr, r8\n"
+    MCBK_DW_PX_ROW
+    "    ldr r8, [sp, #0]\n"
+    "    add lr, lr, r8\n"
+    MCBK_DW_PX_ROW
+    "    stm r3!, {r4-r7}\n"
+    "    adds r0, r0, #4\n"
+    "    ldr r8, [sp, #4]\n"
+    "    subs r8, r8, #1\n"
+    "    str r8, [sp, #4]\n"
+    "    bne 1b\n"
+    "    add sp, sp, #12\n"
+    "    pop {r4-r11, pc}\n"
+    "    .size mcbk_dw3x3_pixel, . - mcbk_dw3x3_pixel\n"
+    "    .popsection\n");
+#endif
+
 /* A 3x3 window that leaves the input, gathered as [3][3][C] with the input zero point where
  * it leaves (those taps then add (zp - zp) * w = 0, as TFLM's skipped taps do). */
 static void dw_gather3x3(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *scratch) {
@@ -623,8 +741,31 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
                     xs = C;
                     ys = 3 * C;
                 }
-                const int16_t *wg = p->wext;
-                for (int32_t g = 0; g < groups; ++g, wg += KH * KW * 4) {
+                int32_t g0 = 0;
+#if MCBK_FAST_OUT_2PX
+                if (full && p->bias_folded && fast) {
+                    /* all groups of the pixel in the assembly kernel, 64 channels at a time */
+                    for (int32_t c0 = 0; c0 < p->rest_c0; c0 += 64) {
+                        int32_t acc[64];
+                        const int32_t left = (p->rest_c0 - c0) >> 2;
+                        const mcbk_dw_geom_t geom = {left < 16 ? left : 16, xs, ys};
+                        mcbk_dw3x3_pixel(xw + c0, p->wext + (size_t)c0 * 9, p->bias_folded + c0, acc, &geom);
+                        for (int32_t g = 0; g < geom.groups; ++g) {
+                            const mcbk_rq_t *q = p->rq + c0 + 4 * g;
+                            const int32_t *a = acc + 4 * g;
+                            const uint32_t word = clamp4(pack4(rq_fast(a[0], q[0].mult, q[0].rnd, q[0].rs),
+                                                               rq_fast(a[1], q[1].mult, q[1].rnd, q[1].rs),
+                                                               rq_fast(a[2], q[2].mult, q[2].rnd, q[2].rs),
+                                                               rq_fast(a[3], q[3].mult, q[3].rnd, q[3].rs)),
+                                                         lo4, hi4);
+                            memcpy(o + c0 + 4 * g, &word, 4);
+                        }
+                    }
+                    g0 = groups;
+                }
+#endif
+                const int16_t *wg = p->wext + (size_t)g0 * KH * KW * 4;
+                for (int32_t g = g0; g < groups; ++g, wg += KH * KW * 4) {
                     const int32_t c = 4 * g;
                     int32_t a0 = p->bias[c], a1 = p->bias[c + 1], a2 = p->bias[c + 2], a3 = p->bias[c + 3];
                     if (full) {

@@ -73,6 +73,9 @@ typedef struct mcbk_dwconv {
     const int8_t *wrest;
     const int32_t *bias;     /* out_c entries */
     const mcbk_rq_t *rq;     /* out_c entries */
+    /* rest_c0 entries: bias + in_offset * sum of the channel's 9 weights, for 3x3 kernels without
+     * dilation (NULL otherwise): the DSP kernel then multiplies the raw input bytes */
+    const int32_t *bias_folded;
 } mcbk_dwconv_t;
 /* scratch: 9 * in_c bytes for 3x3 kernels whose windows leave the input (else unused) */
 void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);

@@ -174,6 +174,9 @@ def _gemm_step(op: Operator, p: str, x: Tensor, y: Tensor, w: np.ndarray, bias: 
               (geom["out_h"] - 1) * geom["stride_h"] + (geom["k_h"] - 1) * geom["dil_h"] >= geom["in_h"] + geom["pad_top"] or
               (geom["out_w"] - 1) * geom["stride_w"] + (geom["k_w"] - 1) * geom["dil_w"] >= geom["in_w"] + geom["pad_left"])
     scratch = geom["k_h"] * row_pad if border else 0
+    if row_pad == 4 and geom["k_h"] > 1:
+        # kernel rows of one word: the DSP kernel gathers two windows into one row each
+        scratch = max(scratch, 2 * geom["k_h"] * 4)
     call = f"mcbk_conv2d(&{p}, {{T{x.index}}}, {{T{y.index}}}, {{S}});"
     return Step(op.index, op.opcode, [x.index], [y.index], macs, defs, call, weight_bytes=weight_bytes,
                 scratch_bytes=scratch, stream=_stream(geom), overread=row_pad - w.shape[2])
@@ -239,8 +242,14 @@ def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
     defs += _c_array("int32_t", f"{p}_bias", _wrap32(bias))
     defs += _rq_array(f"{p}_rq", mult, shift, oc, y.zero_point)
     fast = _fast_rq(bias, np.abs(wt.astype(np.int64)).sum(axis=0), shift)
+    folded = "NULL"
+    if (kh, kw) == (3, 3) and (dh, dw) == (1, 1) and groups:
+        # the input offset folded into the bias of the 4-channel groups (see mcbk_dwconv_t)
+        wsum = wt[:, :rest_c0].astype(np.int64).sum(axis=0)
+        defs += _c_array("int32_t", f"{p}_biasf", _wrap32(bias[:rest_c0] + (-x.zero_point) * wsum))
+        folded = f"{p}_biasf"
     fields = [n, h, wd, c, oh, ow, oc, dm, kh, kw, sh, sw, dh, dw, pt, pl, -x.zero_point,
-              y.zero_point, amin, amax, fast, rest_c0, f"{p}_wext", f"{p}_wrest", f"{p}_bias", f"{p}_rq"]
+              y.zero_point, amin, amax, fast, rest_c0, f"{p}_wext", f"{p}_wrest", f"{p}_bias", f"{p}_rq", folded]
     defs += f"static const mcbk_dwconv_t {p} = {{{', '.join(map(str, fields))}}};\n"
     call = f"mcbk_dwconv2d(&{p}, {{T{x.index}}}, {{T{y.index}}}, {{S}});"
     scratch = 9 * c if (kh, kw) == (3, 3) and rest_c0 else 0
