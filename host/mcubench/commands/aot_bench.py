@@ -3,7 +3,8 @@ built with PlatformIO and run on the emulated Cortex-M4 (QEMU mps2-an386).
 
 Per model it prints MACs, emulated instructions per inference (QEMU icount), estimated Cortex-M4
 cycles from the project's cost model (`mcubench.estimate`) under each ``--estimate`` assumption
-(default: zero wait states and the nano33ble flash assumption), cycles per MAC, the planned
+(default: zero wait states, the nano33ble flash assumption, and nano33ble-icache — the effect of
+the AOT runtime's ``--icache on``), cycles per MAC, the planned
 activation arena next to TFLM's exact arena for the same model, flash (weights, AOT code, whole
 image), and whether the outputs equal the host TFLM interpreter's. With TFLM sources
 (``MCUBENCH_TFLM_DIR`` or ``--tflm-dir``) TFLM + CMSIS-NN is measured the same way on the same
@@ -42,7 +43,9 @@ from mcubench.runtimes.tflm import TFLM_DIR_ENV, TflmOptions
 # Targets of the AOT runtime on the reference models (issue 17), in the cost model's cycles.
 TARGET_CYCLE_RATIO = 0.6      # AOT / TFLM+CMSIS-NN estimated cycles, zero wait states
 TARGET_ARENA_RATIO = 0.5      # AOT / TFLM arena
-ESTIMATE_BOARDS = ("mps2-an386", "nano33ble")  # zero wait states; code in flash, 2 wait states
+# zero wait states; code in flash with 2 wait states; the same with the instruction cache on
+# (what `--icache on` gives a Nano 33 BLE image)
+ESTIMATE_BOARDS = ("mps2-an386", "nano33ble", "nano33ble-icache")
 # Best published Cortex-M4 latency of each reference shape: MLPerf Tiny v1.3, X-CUBE-AI 10.2 on an
 # STM32L4R5 at 120 MHz (KWS, VWW, IC, AD). Cycles per MAC use our model's MAC count.
 PUBLISHED_SOURCE = "MLPerf Tiny v1.3, X-CUBE-AI 10.2, STM32L4R5 @ 120 MHz"

@@ -187,7 +187,7 @@ def _stream(geom: dict) -> dict | None:
     if geom["batches"] != 1:
         return None
     return {k: geom[k] for k in ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "stride_h",
-                                 "dil_h", "pad_top")}
+                                 "dil_h", "pad_top", "stride_w", "pad_left")}
 
 
 def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
@@ -307,7 +307,7 @@ def lower_pool(g: Graph, op: Operator, p: str, is_max: bool) -> Step:
     defs = f"static const mcbk_pool_t {p} = {{{', '.join(map(str, fields))}}};\n"
     fn = "mcbk_max_pool" if is_max else "mcbk_avg_pool"
     stream = None if n != 1 else dict(in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=c, k_h=fh,
-                                         stride_h=sh, dil_h=1, pad_top=pt)
+                                         stride_h=sh, dil_h=1, pad_top=pt, stride_w=sw, pad_left=pl)
     return Step(op.index, op.opcode, [x.index], [y.index], n * oh * ow * c * fh * fw, defs,
                 f"{fn}(&{p}, {{T{x.index}}}, {{T{y.index}}});", stream=stream)
 
