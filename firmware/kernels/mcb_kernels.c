@@ -484,6 +484,38 @@ static inline void conv_out4(int8_t *og, const int32_t *acc, const mcbk_rq_t *rq
     }
 }
 
+#if MCBK_FAST_OUT_2PX
+/* FULLY_CONNECTED (and 1x1 convolutions over 1x1 images) with the short requantization, in its
+ * own small function: the group loop keeps its values in registers, which the general
+ * convolution's loop (many live values) does not. */
+static void fc_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
+    const int32_t n4 = p->row_pad >> 2, OC = p->out_c, C = p->in_c, full = OC >> 2;
+    const int32_t lo = p->act_min, hi = p->act_max, zp_out = p->out_offset;
+    const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
+    for (int32_t b = 0; b < p->batches; ++b, in += C, out += OC) {
+        const int8_t *w = p->weights;
+        const int32_t *bias = p->bias;
+        const mcbk_rq_t *q = p->rq;
+        int8_t *o = out;
+        for (int32_t g = 0; g < full; ++g, bias += 4, q += 4, o += 4) {
+            int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+            dot_row4(in, &w, n4, &a0, &a1, &a2, &a3);
+            const uint32_t word = clamp4(pack4(rq_fast(a0, q[0].mult, q[0].rnd, q[0].rs),
+                                               rq_fast(a1, q[1].mult, q[1].rnd, q[1].rs),
+                                               rq_fast(a2, q[2].mult, q[2].rnd, q[2].rs),
+                                               rq_fast(a3, q[3].mult, q[3].rnd, q[3].rs)),
+                                         lo4, hi4);
+            memcpy(o, &word, 4);
+        }
+        if (4 * full < OC) {
+            int32_t acc[4] = {bias[0], bias[1], bias[2], bias[3]};
+            dot_row4(in, &w, n4, &acc[0], &acc[1], &acc[2], &acc[3]);
+            conv_out4(o, acc, q, OC - 4 * full, 1, zp_out, lo4, hi4, lo, hi);
+        }
+    }
+}
+#endif
+
 void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c, KH = p->k_h;
     const int32_t n4 = p->row_pad >> 2;
@@ -492,6 +524,47 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
     const int32_t lo = p->act_min, hi = p->act_max, zp_out = p->out_offset, fast = p->fast_rq;
     const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
     const int32_t span_h = (KH - 1) * p->dil_h, span_w = (p->k_w - 1) * p->dil_w;
+#if MCBK_FAST_OUT_2PX
+    if (fast && H == 1 && W == 1 && KH == 1 && p->k_w == 1 && p->pad_top == 0 && p->pad_left == 0) {
+        fc_fast(p, in, out);
+        return;
+    }
+#endif
+#if MCBK_USE_DSP
+    if (KH == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+        p->out_h == H && p->out_w == W && H * W > 1) {
+        /* pointwise: the pixels are contiguous, so they pair across rows too; an odd last pixel
+         * is computed as a pair with itself */
+        const mcbk_dot_geom_t geom = {n4, 1, 0};
+        const int32_t npx = H * W;
+        for (int32_t b = 0; b < p->batches; ++b) {
+            const int8_t *in_b = in + (size_t)b * npx * C;
+            int8_t *o = out + (size_t)b * npx * OC;
+            for (int32_t q = 0; q < npx; q += 2, o += 2 * OC) {
+                const int8_t *x0 = in_b + (size_t)q * C, *x1 = q + 1 < npx ? x0 + C : x0;
+                const int8_t *w = p->weights;
+                const int32_t group_bytes = p->row_pad * 4;
+                for (int32_t g = 0; g < groups; ++g, w += group_bytes) {
+                    const int32_t *bias = p->bias + 4 * g;
+                    int32_t acc[8] = {bias[0], bias[1], bias[2], bias[3], bias[0], bias[1], bias[2], bias[3]};
+                    mcbk_dot_2px4ch(x0, x1, w, &geom, acc);
+                    const int32_t n = OC - 4 * g;
+                    if (q + 1 < npx) {
+#if MCBK_FAST_OUT_2PX
+                        if (fast && n >= 4) {
+                            conv_out_2px_fast(o + 4 * g, o + OC + 4 * g, acc, p->rq + 4 * g, lo4, hi4);
+                            continue;
+                        }
+#endif
+                        conv_out4(o + OC + 4 * g, acc + 4, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
+                    }
+                    conv_out4(o + 4 * g, acc, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
+                }
+            }
+        }
+        return;
+    }
+#endif
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (size_t)b * H * W * C;
         int8_t *o = out + (size_t)b * p->out_h * p->out_w * OC;
@@ -880,7 +953,33 @@ static inline int8_t mul_one(const mcbk_binary_t *p, int32_t a, int32_t b) {
                     out[k++] = FN(p, in1[i1], in2[i2]);                                        \
                 }
 
+/* ADD of equal shapes in the short form: each rounding right shift by e is
+ * (x + 2^(e-1) + (x < 0 ? -1 : 0)) >> e (halves away from zero, as TFLite's), the output zero
+ * point folded into the last one's rounding constant. */
+static void add_fast(const mcbk_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+    const int32_t ls1 = p->left_shift + 1, m1 = p->in1_mult, m2 = p->in2_mult, mo = p->out_mult;
+    const int32_t e1 = -p->in1_shift, e2 = -p->in2_shift, eo = -p->out_shift;
+    /* an input shift of 0 rounds nothing: no rounding constant, no sign correction */
+    const int32_t r1 = e1 > 0 ? 1 << (e1 - 1) : 0, r2 = e2 > 0 ? 1 << (e2 - 1) : 0;
+    const int32_t c1 = e1 > 0 ? -1 : 0, c2 = e2 > 0 ? -1 : 0;
+    const int32_t ro = (1 << (eo - 1)) + shl_wrap(p->out_offset, eo);
+    const int32_t off1 = p->in1_offset, off2 = p->in2_offset, lo = p->act_min, hi = p->act_max;
+    for (int32_t i = 0; i < p->size; ++i) {
+        const int32_t ha = smmulr(shl_wrap(in1[i] + off1, ls1), m1);
+        const int32_t hb = smmulr(shl_wrap(in2[i] + off2, ls1), m2);
+        const int32_t sum = ((ha + r1 + ((ha >> 31) & c1)) >> e1) + ((hb + r2 + ((hb >> 31) & c2)) >> e2);
+        const int32_t ho = smmulr(sum << 1, mo);
+        out[i] = (int8_t)clamp32((ho + ro + (ho >> 31)) >> eo, lo, hi);
+    }
+}
+
 void mcbk_add(const mcbk_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+#if !(defined(MCBK_EXACT_RQ) && MCBK_EXACT_RQ)
+    if (p->fast && p->flat) {
+        add_fast(p, in1, in2, out);
+        return;
+    }
+#endif
     MCBK_BINARY_LOOP(add_one)
 }
 

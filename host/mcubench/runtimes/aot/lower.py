@@ -343,8 +343,11 @@ def lower_binary(g: Graph, op: Operator, p: str, is_add: bool) -> Step:
         ls, m1, sh1, m2, sh2 = 0, 0, 0, 0, 0
         mo, sho = quant.quantize_multiplier(quant.f32(a.scale) * quant.f32(b.scale) / quant.f32(y.scale))
     arr = lambda v: "{" + ", ".join(map(str, v)) + "}"
+    # the short ADD (see mcbk_binary_t.fast): |input - zp| <= 255, so a left shift of at most 20
+    # keeps every doubled rescaled input below 2^30; input right shifts 0..22, output 1..22
+    fast = int(is_add and 0 <= ls <= 20 and all(0 <= -sh <= 22 for sh in (sh1, sh2)) and 1 <= -sho <= 22)
     fields = [flat, y.size, arr(out4), arr(s1), arr(s2), -a.zero_point, -b.zero_point, y.zero_point,
-              ls, m1, sh1, m2, sh2, mo, sho, amin, amax]
+              ls, m1, sh1, m2, sh2, mo, sho, amin, amax, fast]
     defs = f"static const mcbk_binary_t {p} = {{{', '.join(map(str, fields))}}};\n"
     fn = "mcbk_add" if is_add else "mcbk_mul"
     in_place = [t.index for t in (a, b) if not t.is_const and tuple(t.shape) == tuple(y.shape)] if flat else []

@@ -42,9 +42,9 @@ def stream_margin(g: dict) -> int:
     """Least (input offset - output offset) at which a streaming op may write over its input.
 
     The kernels (conv, depthwise, pooling) go through the output pixel by pixel in raster order;
-    a convolution computes two neighbouring pixels of a row together (reads both windows, then
-    writes both). So when output pixel (oy, ox) is written, up to pixel (oy, ox + 1) may be
-    written, and the input from the first byte of that pixel's window on (rows from
+    a convolution computes two neighbouring pixels together (reads both windows, then writes
+    both; a pointwise one pairs across rows). So when output pixel (oy, ox) is written, up to
+    the next pixel in raster order may be written, and the input from the first byte of that pixel's window on (rows from
     oy*stride_h - pad_top, columns from ox*stride_w - pad_left, clipped at 0) may still be read:
     everything written must lie before it. Without the column geometry, row granularity."""
     out_row = g["out_w"] * g["out_c"]
@@ -56,7 +56,7 @@ def stream_margin(g: dict) -> int:
     for oy in range(g["out_h"]):
         first_row = max(0, oy * g["stride_h"] - g["pad_top"]) * in_row
         for ox in range(ow):
-            written = (oy * ow + min(ox + 1, ow - 1) + 1) * oc
+            written = min(oy * ow + ox + 2, g["out_h"] * ow) * oc
             needed = first_row + min(max(0, ox * g["stride_w"] - g["pad_left"]), g["in_w"]) * ic
             margin = max(margin, written - needed)
     return margin
