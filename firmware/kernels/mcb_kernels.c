@@ -279,21 +279,22 @@ static inline void dot_row4(const int8_t *x, const int8_t **wp, int32_t n4,
 #endif
 
 #if MCBK_USE_DSP
-/* Two pixels x four output channels of a convolution, all kernel rows, in assembly: every
- * register is needed (r0-r12 and lr), which inline assembly cannot have.
+/* Two pixels x four output channels of a convolution, all kernel rows and `groups` groups of
+ * four channels, in assembly: every register is needed (r0-r12 and lr), which inline assembly
+ * cannot have.
  *
- * acc[0..3] (pixel 0, channels 0..3) and acc[4..7] (pixel 1) are added to. Two passes, channels
- * (0, 1) then (2, 3); each step of 4 input bytes sign-extends both pixels' bytes once (SXTB16)
- * and each weight word once for both pixels: 16 MACs in 8 SMLAD, 8 SXTB16 and 4 loads, two
- * steps per loop iteration. The
- * weights are the group's stream (kernel row after kernel row, 16 bytes a step, channel j at
- * byte 4j); x0/x1 point at each pixel's first kernel row and move on by row_pad per row, then
- * by xskip = input row stride - row_pad to the next kernel row. */
+ * For group g, acc[8g + 0..3] = bias[4g + 0..3] + pixel 0's sums, acc[8g + 4..7] = the same for
+ * pixel 1. Per group two passes, channels (0, 1) then (2, 3); each step of 4 input bytes
+ * sign-extends both pixels' bytes once (SXTB16) and each weight word once for both pixels: 16
+ * MACs in 8 SMLAD, 8 SXTB16 and 4 loads, two steps per loop iteration. The weights are the
+ * groups' stream (group after group, kernel row after kernel row, 16 bytes a step, channel j
+ * at byte 4j); x0/x1 point at each pixel's first kernel row and move on by row_pad per row,
+ * then by xskip = input row stride - row_pad to the next kernel row. */
 typedef struct mcbk_dot_geom {
-    int32_t n4, rows, xskip;
+    int32_t n4, rows, xskip, groups;
 } mcbk_dot_geom_t;
 void mcbk_dot_2px4ch(const int8_t *x0, const int8_t *x1, const int8_t *w, const mcbk_dot_geom_t *g,
-                     int32_t *acc);
+                     int32_t *acc, const int32_t *bias);
 __asm__(
     "    .pushsection .text.mcbk_dot_2px4ch, \"ax\", %progbits\n"
     "    .syntax unified\n"
@@ -304,18 +305,26 @@ __asm__(
     "    .thumb_func\n"
     "mcbk_dot_2px4ch:\n"
     "    push {r4-r11, lr}\n"
-    "    sub sp, sp, #28\n"              /* [0] x0 [4] x1 [8] w [12] geom [16] acc [20] pass [24] rows */
-    "    ldr lr, [sp, #64]\n"            /* acc: the 5th argument */
+    "    sub sp, sp, #40\n"              /* [0] x0 [4] x1 [8] w of the group [12] geom [16] acc
+                                            [20] bias [24] pass [28] rows [32] groups left
+                                            [36] w of the next group */
     "    strd r0, r1, [sp, #0]\n"
     "    strd r2, r3, [sp, #8]\n"
-    "    str lr, [sp, #16]\n"
-    "    movs r4, #0\n"
-    "    str r4, [sp, #20]\n"
-    "    ldrd r4, r5, [lr, #0]\n"        /* pixel 0, channels 0 and 1 */
-    "    ldrd r6, r7, [lr, #16]\n"       /* pixel 1, channels 0 and 1 */
+    "    ldr r4, [sp, #76]\n"            /* acc: the 5th argument */
+    "    ldr r5, [sp, #80]\n"            /* bias: the 6th */
+    "    strd r4, r5, [sp, #16]\n"
+    "    ldr r4, [r3, #12]\n"
+    "    str r4, [sp, #32]\n"
+    "6:\n"                               /* a group: pass A, channels 0 and 1 */
+    "    ldr lr, [sp, #20]\n"
+    "    ldrd r4, r5, [lr, #0]\n"
+    "    mov r6, r4\n"
+    "    mov r7, r5\n"
+    "    movs r8, #0\n"
+    "    str r8, [sp, #24]\n"
     "1:\n"                               /* a pass */
     "    ldr r8, [r3, #4]\n"
-    "    str r8, [sp, #24]\n"
+    "    str r8, [sp, #28]\n"
     "2:\n"                               /* a kernel row */
     "    ldr r3, [sp, #12]\n"
     "    ldr r3, [r3, #0]\n"
@@ -372,28 +381,44 @@ __asm__(
     "    ldr r8, [r3, #8]\n"
     "    add r0, r0, r8\n"
     "    add r1, r1, r8\n"
-    "    ldr r8, [sp, #24]\n"
+    "    ldr r8, [sp, #28]\n"
     "    subs r8, r8, #1\n"
-    "    str r8, [sp, #24]\n"
+    "    str r8, [sp, #28]\n"
     "    bne 2b\n"
     "    ldr lr, [sp, #16]\n"
-    "    ldr r8, [sp, #20]\n"
+    "    ldr r8, [sp, #24]\n"
     "    cmp r8, #0\n"
     "    bne 4f\n"
-    "    strd r4, r5, [lr, #0]\n"
+    "    strd r4, r5, [lr, #0]\n"        /* pass A done */
     "    strd r6, r7, [lr, #16]\n"
-    "    ldrd r4, r5, [lr, #8]\n"        /* pixel 0, channels 2 and 3 */
-    "    ldrd r6, r7, [lr, #24]\n"       /* pixel 1, channels 2 and 3 */
+    "    str r2, [sp, #36]\n"            /* pass A ends where the next group starts */
+    "    ldr r8, [sp, #20]\n"
+    "    ldrd r4, r5, [r8, #8]\n"        /* channels 2 and 3 */
+    "    mov r6, r4\n"
+    "    mov r7, r5\n"
     "    movs r8, #1\n"
-    "    str r8, [sp, #20]\n"
+    "    str r8, [sp, #24]\n"
     "    ldrd r0, r1, [sp, #0]\n"
     "    ldrd r2, r3, [sp, #8]\n"
     "    adds r2, r2, #8\n"
     "    b 1b\n"
-    "4:\n"
+    "4:\n"                               /* pass B done: the group's 8 sums */
     "    strd r4, r5, [lr, #8]\n"
     "    strd r6, r7, [lr, #24]\n"
-    "    add sp, sp, #28\n"
+    "    adds lr, lr, #32\n"
+    "    str lr, [sp, #16]\n"
+    "    ldr r8, [sp, #20]\n"
+    "    adds r8, r8, #16\n"
+    "    str r8, [sp, #20]\n"
+    "    ldr r2, [sp, #36]\n"
+    "    str r2, [sp, #8]\n"
+    "    ldrd r0, r1, [sp, #0]\n"
+    "    ldr r3, [sp, #12]\n"
+    "    ldr r8, [sp, #32]\n"
+    "    subs r8, r8, #1\n"
+    "    str r8, [sp, #32]\n"
+    "    bne 6b\n"
+    "    add sp, sp, #40\n"
     "    pop {r4-r11, pc}\n"
     "    .size mcbk_dot_2px4ch, . - mcbk_dot_2px4ch\n"
     "    .popsection\n");
@@ -516,6 +541,35 @@ static void fc_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
 }
 #endif
 
+#if MCBK_USE_DSP
+/* Two pixels (outputs o0, and o1 unless NULL) of a convolution, all channels: the assembly
+ * kernel sums 16 groups (64 channels) at a time, then one requantization pass. */
+static void conv_2px_groups(const mcbk_conv_t *p, const int8_t *x0, const int8_t *x1, int32_t n4, int32_t rows,
+                            int32_t xskip, int8_t *o0, int8_t *o1) {
+    const int32_t OC = p->out_c, groups = (OC + 3) >> 2, fast = p->fast_rq, zp_out = p->out_offset;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
+    const int32_t group_bytes = rows * n4 * 16;
+    for (int32_t g0 = 0; g0 < groups; g0 += 16) {
+        int32_t acc[8 * 16];
+        const mcbk_dot_geom_t geom = {n4, rows, xskip, groups - g0 < 16 ? groups - g0 : 16};
+        mcbk_dot_2px4ch(x0, x1, p->weights + (size_t)g0 * group_bytes, &geom, acc, p->bias + 4 * g0);
+        for (int32_t k = 0; k < geom.groups; ++k) {
+            const int32_t g = g0 + k, n = OC - 4 * g;
+            const int32_t *a = acc + 8 * k;
+#if MCBK_FAST_OUT_2PX
+            if (fast && n >= 4 && o1) {
+                conv_out_2px_fast(o0 + 4 * g, o1 + 4 * g, a, p->rq + 4 * g, lo4, hi4);
+                continue;
+            }
+#endif
+            conv_out4(o0 + 4 * g, a, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
+            if (o1) conv_out4(o1 + 4 * g, a + 4, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
+        }
+    }
+}
+#endif
+
 void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c, KH = p->k_h;
     const int32_t n4 = p->row_pad >> 2;
@@ -535,31 +589,13 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
         p->out_h == H && p->out_w == W && H * W > 1) {
         /* pointwise: the pixels are contiguous, so they pair across rows too; an odd last pixel
          * is computed as a pair with itself */
-        const mcbk_dot_geom_t geom = {n4, 1, 0};
         const int32_t npx = H * W;
         for (int32_t b = 0; b < p->batches; ++b) {
             const int8_t *in_b = in + (size_t)b * npx * C;
             int8_t *o = out + (size_t)b * npx * OC;
             for (int32_t q = 0; q < npx; q += 2, o += 2 * OC) {
                 const int8_t *x0 = in_b + (size_t)q * C, *x1 = q + 1 < npx ? x0 + C : x0;
-                const int8_t *w = p->weights;
-                const int32_t group_bytes = p->row_pad * 4;
-                for (int32_t g = 0; g < groups; ++g, w += group_bytes) {
-                    const int32_t *bias = p->bias + 4 * g;
-                    int32_t acc[8] = {bias[0], bias[1], bias[2], bias[3], bias[0], bias[1], bias[2], bias[3]};
-                    mcbk_dot_2px4ch(x0, x1, w, &geom, acc);
-                    const int32_t n = OC - 4 * g;
-                    if (q + 1 < npx) {
-#if MCBK_FAST_OUT_2PX
-                        if (fast && n >= 4) {
-                            conv_out_2px_fast(o + 4 * g, o + OC + 4 * g, acc, p->rq + 4 * g, lo4, hi4);
-                            continue;
-                        }
-#endif
-                        conv_out4(o + OC + 4 * g, acc + 4, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
-                    }
-                    conv_out4(o + 4 * g, acc, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
-                }
+                conv_2px_groups(p, x0, x1, n4, 1, 0, o, q + 1 < npx ? o + OC : NULL);
             }
         }
         return;
@@ -578,7 +614,7 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
                 if (rows_inside && p->dil_w == 1 && ox + 1 < p->out_w && ix0 >= 0 &&
                     ix0 + p->stride_w + span_w < W) {
                     const int8_t *x0 = in_b + ((size_t)iy0 * W + ix0) * C, *x1 = x0 + p->stride_w * C;
-                    mcbk_dot_geom_t geom = {n4, KH, in_row_stride - p->row_pad};
+                    mcbk_dot_geom_t geom = {n4, KH, in_row_stride - p->row_pad, 0};
                     if (n4 == 1 && KH > 1) {
                         /* kernel rows of one word (e.g. a 10x4 kernel on 1 channel): both windows
                          * gathered into one long row each, so the kernel loops once per pass */
@@ -592,22 +628,7 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
                         geom.rows = 1;
                         geom.xskip = 0;
                     }
-                    const int8_t *w = p->weights;
-                    const int32_t group_bytes = KH * p->row_pad * 4;
-                    for (int32_t g = 0; g < groups; ++g, w += group_bytes) {
-                        const int32_t *bias = p->bias + 4 * g;
-                        int32_t acc[8] = {bias[0], bias[1], bias[2], bias[3], bias[0], bias[1], bias[2], bias[3]};
-                        mcbk_dot_2px4ch(x0, x1, w, &geom, acc);
-                        const int32_t n = OC - 4 * g;
-#if MCBK_FAST_OUT_2PX
-                        if (fast && n >= 4) {
-                            conv_out_2px_fast(o + 4 * g, o + OC + 4 * g, acc, p->rq + 4 * g, lo4, hi4);
-                            continue;
-                        }
-#endif
-                        conv_out4(o + 4 * g, acc, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
-                        conv_out4(o + OC + 4 * g, acc + 4, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
-                    }
+                    conv_2px_groups(p, x0, x1, geom.n4, geom.rows, geom.xskip, o, o + OC);
                     ++ox;
                     o += OC;
                     continue;
