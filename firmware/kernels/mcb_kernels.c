@@ -221,22 +221,35 @@ static inline void valid_range(int32_t origin, int32_t dil, int32_t k, int32_t e
     "smlad %[" A "], %[xa], %[t], %[" A "]\n\t"      \
     "smlad %[" A "], %[xb], %[" W "], %[" A "]\n\t"
 
+#define MCBK_DOT4_ROW_STEP                      \
+    "ldr %[xb], [%[x]], #4\n\t"                 \
+    "ldr %[w0], [%[w]], #4\n\t"                 \
+    "ldr %[w1], [%[w]], #4\n\t"                 \
+    "sxtb16 %[xa], %[xb]\n\t"                   \
+    "sxtb16 %[xb], %[xb], ror #8\n\t"           \
+    MCBK_DOT4_STEP("c0", "w0")                   \
+    MCBK_DOT4_STEP("c1", "w1")                   \
+    "ldr %[w0], [%[w]], #4\n\t"                 \
+    "ldr %[w1], [%[w]], #4\n\t"                 \
+    MCBK_DOT4_STEP("c2", "w0")                   \
+    MCBK_DOT4_STEP("c3", "w1")
+
 static inline void dot_row4(const int8_t *x, const int8_t **wp, int32_t n4,
                             int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
     int32_t c0 = *a0, c1 = *a1, c2 = *a2, c3 = *a3;
     const int8_t *w = *wp;
     uint32_t xa, xb, w0, w1, t;
+    /* Single loads back to back pipeline (1 cycle after the first; LDRD takes 3). Two steps per
+     * iteration; an odd count enters at the second. */
     __asm__ volatile(
+        "lsrs %[n], %[n], #1\n\t"
+        "bcc 1f\n\t"
+        "adds %[n], %[n], #1\n\t"
+        "b 2f\n\t"
         "1:\n\t"
-        "ldr %[xb], [%[x]], #4\n\t"
-        "ldrd %[w0], %[w1], [%[w]], #8\n\t"
-        "sxtb16 %[xa], %[xb]\n\t"
-        "sxtb16 %[xb], %[xb], ror #8\n\t"
-        MCBK_DOT4_STEP("c0", "w0")
-        MCBK_DOT4_STEP("c1", "w1")
-        "ldrd %[w0], %[w1], [%[w]], #8\n\t"
-        MCBK_DOT4_STEP("c2", "w0")
-        MCBK_DOT4_STEP("c3", "w1")
+        MCBK_DOT4_ROW_STEP
+        "2:\n\t"
+        MCBK_DOT4_ROW_STEP
         "subs %[n], %[n], #1\n\t"
         "bne 1b\n\t"
         : [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [x] "+r"(x), [w] "+r"(w),
@@ -263,6 +276,152 @@ static inline void dot_row4(const int8_t *x, const int8_t **wp, int32_t n4,
     *wp = w;
     *a0 = c0; *a1 = c1; *a2 = c2; *a3 = c3;
 }
+#endif
+
+#if MCBK_USE_DSP
+/* Two pixels x four output channels of a convolution, all kernel rows and `groups` groups of
+ * four channels, in assembly: every register is needed (r0-r12 and lr), which inline assembly
+ * cannot have.
+ *
+ * For group g, acc[8g + 0..3] = bias[4g + 0..3] + pixel 0's sums, acc[8g + 4..7] = the same for
+ * pixel 1. Per group two passes, channels (0, 1) then (2, 3); each step of 4 input bytes
+ * sign-extends both pixels' bytes once (SXTB16) and each weight word once for both pixels: 16
+ * MACs in 8 SMLAD, 8 SXTB16 and 4 loads, two steps per loop iteration. The weights are the
+ * groups' stream (group after group, kernel row after kernel row, 16 bytes a step, channel j
+ * at byte 4j); x0/x1 point at each pixel's first kernel row and move on by row_pad per row,
+ * then by xskip = input row stride - row_pad to the next kernel row. */
+typedef struct mcbk_dot_geom {
+    int32_t n4, rows, xskip, groups;
+} mcbk_dot_geom_t;
+void mcbk_dot_2px4ch(const int8_t *x0, const int8_t *x1, const int8_t *w, const mcbk_dot_geom_t *g,
+                     int32_t *acc, const int32_t *bias);
+__asm__(
+    "    .pushsection .text.mcbk_dot_2px4ch, \"ax\", %progbits\n"
+    "    .syntax unified\n"
+    "    .thumb\n"
+    "    .p2align 2\n"
+    "    .global mcbk_dot_2px4ch\n"
+    "    .type mcbk_dot_2px4ch, %function\n"
+    "    .thumb_func\n"
+    "mcbk_dot_2px4ch:\n"
+    "    push {r4-r11, lr}\n"
+    "    sub sp, sp, #40\n"              /* [0] x0 [4] x1 [8] w of the group [12] geom [16] acc
+                                            [20] bias [24] pass [28] rows [32] groups left
+                                            [36] w of the next group */
+    "    strd r0, r1, [sp, #0]\n"
+    "    strd r2, r3, [sp, #8]\n"
+    "    ldr r4, [sp, #76]\n"            /* acc: the 5th argument */
+    "    ldr r5, [sp, #80]\n"            /* bias: the 6th */
+    "    strd r4, r5, [sp, #16]\n"
+    "    ldr r4, [r3, #12]\n"
+    "    str r4, [sp, #32]\n"
+    "6:\n"                               /* a group: pass A, channels 0 and 1 */
+    "    ldr lr, [sp, #20]\n"
+    "    ldrd r4, r5, [lr, #0]\n"
+    "    mov r6, r4\n"
+    "    mov r7, r5\n"
+    "    movs r8, #0\n"
+    "    str r8, [sp, #24]\n"
+    "1:\n"                               /* a pass */
+    "    ldr r8, [r3, #4]\n"
+    "    str r8, [sp, #28]\n"
+    "2:\n"                               /* a kernel row */
+    "    ldr r3, [sp, #12]\n"
+    "    ldr r3, [r3, #0]\n"
+    "    lsrs r3, r3, #1\n"             /* two steps a loop; an odd count enters at the second */
+    "    bcc 3f\n"
+    "    adds r3, r3, #1\n"
+    "    b 5f\n"
+    "    .p2align 2\n"
+    "3:\n"                               /* a step: 4 input bytes, 2 pixels, 2 channels */
+    "    ldr r8, [r0], #4\n"
+    "    ldr r9, [r1], #4\n"
+    "    ldr r11, [r2], #4\n"
+    "    sxtb16 r12, r8\n"
+    "    sxtb16 r8, r8, ror #8\n"
+    "    sxtb16 lr, r9\n"
+    "    sxtb16 r9, r9, ror #8\n"
+    "    sxtb16 r10, r11\n"
+    "    sxtb16 r11, r11, ror #8\n"
+    "    smlad r4, r12, r10, r4\n"
+    "    smlad r4, r8, r11, r4\n"
+    "    smlad r6, lr, r10, r6\n"
+    "    smlad r6, r9, r11, r6\n"
+    "    ldr r11, [r2], #12\n"
+    "    sxtb16 r10, r11\n"
+    "    sxtb16 r11, r11, ror #8\n"
+    "    smlad r5, r12, r10, r5\n"
+    "    smlad r5, r8, r11, r5\n"
+    "    smlad r7, lr, r10, r7\n"
+    "    smlad r7, r9, r11, r7\n"
+    "5:\n"
+    "    ldr r8, [r0], #4\n"
+    "    ldr r9, [r1], #4\n"
+    "    ldr r11, [r2], #4\n"
+    "    sxtb16 r12, r8\n"
+    "    sxtb16 r8, r8, ror #8\n"
+    "    sxtb16 lr, r9\n"
+    "    sxtb16 r9, r9, ror #8\n"
+    "    sxtb16 r10, r11\n"
+    "    sxtb16 r11, r11, ror #8\n"
+    "    smlad r4, r12, r10, r4\n"
+    "    smlad r4, r8, r11, r4\n"
+    "    smlad r6, lr, r10, r6\n"
+    "    smlad r6, r9, r11, r6\n"
+    "    ldr r11, [r2], #12\n"
+    "    sxtb16 r10, r11\n"
+    "    sxtb16 r11, r11, ror #8\n"
+    "    smlad r5, r12, r10, r5\n"
+    "    smlad r5, r8, r11, r5\n"
+    "    smlad r7, lr, r10, r7\n"
+    "    smlad r7, r9, r11, r7\n"
+    "    subs r3, r3, #1\n"
+    "    bne 3b\n"
+    "    ldr r3, [sp, #12]\n"
+    "    ldr r8, [r3, #8]\n"
+    "    add r0, r0, r8\n"
+    "    add r1, r1, r8\n"
+    "    ldr r8, [sp, #28]\n"
+    "    subs r8, r8, #1\n"
+    "    str r8, [sp, #28]\n"
+    "    bne 2b\n"
+    "    ldr lr, [sp, #16]\n"
+    "    ldr r8, [sp, #24]\n"
+    "    cmp r8, #0\n"
+    "    bne 4f\n"
+    "    strd r4, r5, [lr, #0]\n"        /* pass A done */
+    "    strd r6, r7, [lr, #16]\n"
+    "    str r2, [sp, #36]\n"            /* pass A ends where the next group starts */
+    "    ldr r8, [sp, #20]\n"
+    "    ldrd r4, r5, [r8, #8]\n"        /* channels 2 and 3 */
+    "    mov r6, r4\n"
+    "    mov r7, r5\n"
+    "    movs r8, #1\n"
+    "    str r8, [sp, #24]\n"
+    "    ldrd r0, r1, [sp, #0]\n"
+    "    ldrd r2, r3, [sp, #8]\n"
+    "    adds r2, r2, #8\n"
+    "    b 1b\n"
+    "4:\n"                               /* pass B done: the group's 8 sums */
+    "    strd r4, r5, [lr, #8]\n"
+    "    strd r6, r7, [lr, #24]\n"
+    "    adds lr, lr, #32\n"
+    "    str lr, [sp, #16]\n"
+    "    ldr r8, [sp, #20]\n"
+    "    adds r8, r8, #16\n"
+    "    str r8, [sp, #20]\n"
+    "    ldr r2, [sp, #36]\n"
+    "    str r2, [sp, #8]\n"
+    "    ldrd r0, r1, [sp, #0]\n"
+    "    ldr r3, [sp, #12]\n"
+    "    ldr r8, [sp, #32]\n"
+    "    subs r8, r8, #1\n"
+    "    str r8, [sp, #32]\n"
+    "    bne 6b\n"
+    "    add sp, sp, #40\n"
+    "    pop {r4-r11, pc}\n"
+    "    .size mcbk_dot_2px4ch, . - mcbk_dot_2px4ch\n"
+    "    .popsection\n");
 #endif
 
 /* The window of a border pixel (or any pixel with horizontal dilation), gathered row by row
@@ -292,15 +451,156 @@ static void gather_window(const mcbk_conv_t *p, const int8_t *in_b, int32_t iy0,
     (void)row_len;
 }
 
+#if MCBK_USE_DSP && !(defined(MCBK_EXACT_RQ) && MCBK_EXACT_RQ)
+/* Four saturated int8 values (int32 each) packed little-endian into a word. */
+static inline uint32_t pkhbt16(int32_t lo, int32_t hi) {
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+static inline uint32_t pack4(int32_t v0, int32_t v1, int32_t v2, int32_t v3) {
+    const uint32_t t02 = __uxtb16(pkhbt16(v0, v2));
+    const uint32_t t13 = __uxtb16(pkhbt16(v1, v3));
+    return t02 | (t13 << 8);
+}
+
+static inline uint32_t clamp4(uint32_t w, uint32_t lo4, uint32_t hi4) {
+    (void)__ssub8(w, lo4);
+    w = __sel(w, lo4);
+    (void)__ssub8(w, hi4);
+    return __sel(hi4, w);
+}
+
+/* The short requantization of one accumulator (see requant()). */
+static inline int32_t rq_fast(int32_t acc, int32_t mult, int32_t rnd, int32_t rs) {
+    const int32_t h = smmulr(acc << 1, mult);
+    return __ssat((h + rnd + (h >> 31)) >> rs, 8);
+}
+
+/* Two pixels' four channels (acc[0..3], acc[4..7]) with the short requantization: each
+ * channel's constants are loaded once for both pixels. */
+static inline void conv_out_2px_fast(int8_t *o0, int8_t *o1, const int32_t *acc, const mcbk_rq_t *rq,
+                                     uint32_t lo4, uint32_t hi4) {
+    int32_t a[4], b[4];
+    for (int j = 0; j < 4; ++j) {
+        const int32_t m = rq[j].mult, r = rq[j].rnd, s = rq[j].rs;
+        a[j] = rq_fast(acc[j], m, r, s);
+        b[j] = rq_fast(acc[4 + j], m, r, s);
+    }
+    const uint32_t w0 = clamp4(pack4(a[0], a[1], a[2], a[3]), lo4, hi4);
+    const uint32_t w1 = clamp4(pack4(b[0], b[1], b[2], b[3]), lo4, hi4);
+    memcpy(o0, &w0, 4);
+    memcpy(o1, &w1, 4);
+}
+#define MCBK_FAST_OUT_2PX 1
+#else
+#define MCBK_FAST_OUT_2PX 0
+#endif
+
+/* Requantize four accumulators of channels c .. c+3 (n of them real) and store them. */
+static inline void conv_out4(int8_t *og, const int32_t *acc, const mcbk_rq_t *rq, int32_t n, int fast, int32_t zp_out,
+                             uint32_t lo4, uint32_t hi4, int32_t lo, int32_t hi) {
+    if (n >= 4) {
+        store4(og, requant(acc[0], &rq[0], fast, zp_out), requant(acc[1], &rq[1], fast, zp_out),
+               requant(acc[2], &rq[2], fast, zp_out), requant(acc[3], &rq[3], fast, zp_out), lo4, hi4, lo, hi);
+    } else {
+        for (int32_t j = 0; j < n; ++j) og[j] = store_act(requant(acc[j], &rq[j], fast, zp_out), lo, hi);
+    }
+}
+
+#if MCBK_FAST_OUT_2PX
+/* FULLY_CONNECTED (and 1x1 convolutions over 1x1 images) with the short requantization, in its
+ * own small function: the group loop keeps its values in registers, which the general
+ * convolution's loop (many live values) does not. */
+static void fc_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
+    const int32_t n4 = p->row_pad >> 2, OC = p->out_c, C = p->in_c, full = OC >> 2;
+    const int32_t lo = p->act_min, hi = p->act_max, zp_out = p->out_offset;
+    const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
+    for (int32_t b = 0; b < p->batches; ++b, in += C, out += OC) {
+        const int8_t *w = p->weights;
+        const int32_t *bias = p->bias;
+        const mcbk_rq_t *q = p->rq;
+        int8_t *o = out;
+        for (int32_t g = 0; g < full; ++g, bias += 4, q += 4, o += 4) {
+            int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+            dot_row4(in, &w, n4, &a0, &a1, &a2, &a3);
+            const uint32_t word = clamp4(pack4(rq_fast(a0, q[0].mult, q[0].rnd, q[0].rs),
+                                               rq_fast(a1, q[1].mult, q[1].rnd, q[1].rs),
+                                               rq_fast(a2, q[2].mult, q[2].rnd, q[2].rs),
+                                               rq_fast(a3, q[3].mult, q[3].rnd, q[3].rs)),
+                                         lo4, hi4);
+            memcpy(o, &word, 4);
+        }
+        if (4 * full < OC) {
+            int32_t acc[4] = {bias[0], bias[1], bias[2], bias[3]};
+            dot_row4(in, &w, n4, &acc[0], &acc[1], &acc[2], &acc[3]);
+            conv_out4(o, acc, q, OC - 4 * full, 1, zp_out, lo4, hi4, lo, hi);
+        }
+    }
+}
+#endif
+
+#if MCBK_USE_DSP
+/* Two pixels (outputs o0, and o1 unless NULL) of a convolution, all channels: the assembly
+ * kernel sums 16 groups (64 channels) at a time, then one requantization pass. */
+static void conv_2px_groups(const mcbk_conv_t *p, const int8_t *x0, const int8_t *x1, int32_t n4, int32_t rows,
+                            int32_t xskip, int8_t *o0, int8_t *o1) {
+    const int32_t OC = p->out_c, groups = (OC + 3) >> 2, fast = p->fast_rq, zp_out = p->out_offset;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
+    const int32_t group_bytes = rows * n4 * 16;
+    for (int32_t g0 = 0; g0 < groups; g0 += 16) {
+        int32_t acc[8 * 16];
+        const mcbk_dot_geom_t geom = {n4, rows, xskip, groups - g0 < 16 ? groups - g0 : 16};
+        mcbk_dot_2px4ch(x0, x1, p->weights + (size_t)g0 * group_bytes, &geom, acc, p->bias + 4 * g0);
+        for (int32_t k = 0; k < geom.groups; ++k) {
+            const int32_t g = g0 + k, n = OC - 4 * g;
+            const int32_t *a = acc + 8 * k;
+#if MCBK_FAST_OUT_2PX
+            if (fast && n >= 4 && o1) {
+                conv_out_2px_fast(o0 + 4 * g, o1 + 4 * g, a, p->rq + 4 * g, lo4, hi4);
+                continue;
+            }
+#endif
+            conv_out4(o0 + 4 * g, a, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
+            if (o1) conv_out4(o1 + 4 * g, a + 4, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
+        }
+    }
+}
+#endif
+
 void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c, KH = p->k_h;
     const int32_t n4 = p->row_pad >> 2;
     const int32_t groups = (OC + 3) >> 2;
-    const int32_t full_groups = OC >> 2;
     const int32_t in_row_stride = p->dil_h * W * C;
     const int32_t lo = p->act_min, hi = p->act_max, zp_out = p->out_offset, fast = p->fast_rq;
     const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
     const int32_t span_h = (KH - 1) * p->dil_h, span_w = (p->k_w - 1) * p->dil_w;
+#if MCBK_FAST_OUT_2PX
+    if (fast && H == 1 && W == 1 && KH == 1 && p->k_w == 1 && p->pad_top == 0 && p->pad_left == 0) {
+        fc_fast(p, in, out);
+        return;
+    }
+#endif
+#if MCBK_USE_DSP
+    if (KH == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+        p->out_h == H && p->out_w == W && H * W > 1) {
+        /* pointwise: the pixels are contiguous, so they pair across rows too; an odd last pixel
+         * is computed as a pair with itself */
+        const int32_t npx = H * W;
+        for (int32_t b = 0; b < p->batches; ++b) {
+            const int8_t *in_b = in + (size_t)b * npx * C;
+            int8_t *o = out + (size_t)b * npx * OC;
+            for (int32_t q = 0; q < npx; q += 2, o += 2 * OC) {
+                const int8_t *x0 = in_b + (size_t)q * C, *x1 = q + 1 < npx ? x0 + C : x0;
+                conv_2px_groups(p, x0, x1, n4, 1, 0, o, q + 1 < npx ? o + OC : NULL);
+            }
+        }
+        return;
+    }
+#endif
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (size_t)b * H * W * C;
         int8_t *o = out + (size_t)b * p->out_h * p->out_w * OC;
@@ -309,6 +609,31 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
             const int rows_inside = iy0 >= 0 && iy0 + span_h < H;
             for (int32_t ox = 0; ox < p->out_w; ++ox, o += OC) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
+#if MCBK_USE_DSP
+                /* two pixels whose windows lie inside the input: one pass for both */
+                if (rows_inside && p->dil_w == 1 && ox + 1 < p->out_w && ix0 >= 0 &&
+                    ix0 + p->stride_w + span_w < W) {
+                    const int8_t *x0 = in_b + ((size_t)iy0 * W + ix0) * C, *x1 = x0 + p->stride_w * C;
+                    mcbk_dot_geom_t geom = {n4, KH, in_row_stride - p->row_pad, 0};
+                    if (n4 == 1 && KH > 1) {
+                        /* kernel rows of one word (e.g. a 10x4 kernel on 1 channel): both windows
+                         * gathered into one long row each, so the kernel loops once per pass */
+                        for (int32_t ky = 0; ky < KH; ++ky) {
+                            memcpy(scratch + 4 * ky, x0 + (size_t)ky * in_row_stride, 4);
+                            memcpy(scratch + 4 * (KH + ky), x1 + (size_t)ky * in_row_stride, 4);
+                        }
+                        x0 = scratch;
+                        x1 = scratch + 4 * KH;
+                        geom.n4 = KH;
+                        geom.rows = 1;
+                        geom.xskip = 0;
+                    }
+                    conv_2px_groups(p, x0, x1, geom.n4, geom.rows, geom.xskip, o, o + OC);
+                    ++ox;
+                    o += OC;
+                    continue;
+                }
+#endif
                 const int8_t *base;
                 int32_t stride;
                 if (rows_inside && p->dil_w == 1 && ix0 >= 0 && ix0 + span_w < W) {
@@ -325,16 +650,13 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
                 for (int32_t g = 0; g < groups; ++g, bias += 4, rq += 4) {
                     int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
                     const int8_t *x = base;
-                    for (int32_t ky = 0; ky < KH; ++ky, x += stride) dot_row4(x, &w, n4, &a0, &a1, &a2, &a3);
-                    int8_t *og = o + 4 * g;
-                    if (g < full_groups) {
-                        store4(og, requant(a0, &rq[0], fast, zp_out), requant(a1, &rq[1], fast, zp_out),
-                               requant(a2, &rq[2], fast, zp_out), requant(a3, &rq[3], fast, zp_out), lo4, hi4, lo, hi);
+                    if (stride == p->row_pad) {
+                        dot_row4(x, &w, n4 * KH, &a0, &a1, &a2, &a3); /* a gathered window: one row */
                     } else {
-                        const int32_t acc[4] = {a0, a1, a2, a3};
-                        for (int32_t j = 0; j < OC - 4 * g; ++j)
-                            og[j] = store_act(requant(acc[j], &rq[j], fast, zp_out), lo, hi);
+                        for (int32_t ky = 0; ky < KH; ++ky, x += stride) dot_row4(x, &w, n4, &a0, &a1, &a2, &a3);
                     }
+                    const int32_t acc[4] = {a0, a1, a2, a3};
+                    conv_out4(o + 4 * g, acc, rq, OC - 4 * g, fast, zp_out, lo4, hi4, lo, hi);
                 }
             }
         }
@@ -403,6 +725,67 @@ static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t x) {
     } while (0)
 #endif
 
+#if MCBK_USE_DSP
+/* One output pixel of a 3x3 depthwise convolution (depth multiplier 1, no dilation), every
+ * 4-channel group, in assembly (all 14 registers): acc[c] = bias_folded[c] + the 9 taps of the
+ * raw input bytes (the input offset is in the folded bias). x is the window's origin (its
+ * columns xs bytes apart, rows ys), w the groups' int16 weights (9 taps x (c0,c2),(c1,c3)). */
+typedef struct mcbk_dw_geom {
+    int32_t groups, xs, ys;
+} mcbk_dw_geom_t;
+void mcbk_dw3x3_pixel(const int8_t *x, const int16_t *w, const int32_t *bias, int32_t *acc, const mcbk_dw_geom_t *g);
+#define MCBK_DW_PX_TAP(XADDR)                 \
+    "    ldr r8, " XADDR "\n"                 \
+    "    ldr r10, [r1], #4\n"                 \
+    "    ldr r11, [r1], #4\n"                 \
+    "    sxtb16 r9, r8, ror #8\n"             \
+    "    sxtb16 r8, r8\n"                     \
+    "    smlabb r4, r8, r10, r4\n"            \
+    "    smlatt r6, r8, r10, r6\n"            \
+    "    smlabb r5, r9, r11, r5\n"            \
+    "    smlatt r7, r9, r11, r7\n"
+#define MCBK_DW_PX_ROW                        \
+    MCBK_DW_PX_TAP("[lr]")                    \
+    MCBK_DW_PX_TAP("[lr, r12]")               \
+    MCBK_DW_PX_TAP("[lr, r12, lsl #1]")
+__asm__(
+    "    .pushsection .text.mcbk_dw3x3_pixel, \"ax\", %progbits\n"
+    "    .syntax unified\n"
+    "    .thumb\n"
+    "    .p2align 2\n"
+    "    .global mcbk_dw3x3_pixel\n"
+    "    .type mcbk_dw3x3_pixel, %function\n"
+    "    .thumb_func\n"
+    "mcbk_dw3x3_pixel:\n"
+    "    push {r4-r11, lr}\n"
+    "    ldr r12, [sp, #36]\n"           /* geom: the 5th argument */
+    "    sub sp, sp, #12\n"              /* [0] ys [4] groups left */
+    "    ldr r4, [r12, #8]\n"
+    "    ldr r5, [r12, #0]\n"
+    "    ldr r12, [r12, #4]\n"           /* xs for the whole call */
+    "    strd r4, r5, [sp, #0]\n"
+    "1:\n"
+    "    ldm r2!, {r4-r7}\n"             /* folded bias of 4 channels */
+    "    mov lr, r0\n"
+    MCBK_DW_PX_ROW
+    "    ldr r8, [sp, #0]\n"
+    "    add lr, lr, r8\n"
+    MCBK_DW_PX_ROW
+    "    ldr r8, [sp, #0]\n"
+    "    add lr, lr, r8\n"
+    MCBK_DW_PX_ROW
+    "    stm r3!, {r4-r7}\n"
+    "    adds r0, r0, #4\n"
+    "    ldr r8, [sp, #4]\n"
+    "    subs r8, r8, #1\n"
+    "    str r8, [sp, #4]\n"
+    "    bne 1b\n"
+    "    add sp, sp, #12\n"
+    "    pop {r4-r11, pc}\n"
+    "    .size mcbk_dw3x3_pixel, . - mcbk_dw3x3_pixel\n"
+    "    .popsection\n");
+#endif
+
 /* A 3x3 window that leaves the input, gathered as [3][3][C] with the input zero point where
  * it leaves (those taps then add (zp - zp) * w = 0, as TFLM's skipped taps do). */
 static void dw_gather3x3(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *scratch) {
@@ -452,8 +835,31 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
                     xs = C;
                     ys = 3 * C;
                 }
-                const int16_t *wg = p->wext;
-                for (int32_t g = 0; g < groups; ++g, wg += KH * KW * 4) {
+                int32_t g0 = 0;
+#if MCBK_FAST_OUT_2PX
+                if (full && p->bias_folded && fast) {
+                    /* all groups of the pixel in the assembly kernel, 64 channels at a time */
+                    for (int32_t c0 = 0; c0 < p->rest_c0; c0 += 64) {
+                        int32_t acc[64];
+                        const int32_t left = (p->rest_c0 - c0) >> 2;
+                        const mcbk_dw_geom_t geom = {left < 16 ? left : 16, xs, ys};
+                        mcbk_dw3x3_pixel(xw + c0, p->wext + (size_t)c0 * 9, p->bias_folded + c0, acc, &geom);
+                        for (int32_t g = 0; g < geom.groups; ++g) {
+                            const mcbk_rq_t *q = p->rq + c0 + 4 * g;
+                            const int32_t *a = acc + 4 * g;
+                            const uint32_t word = clamp4(pack4(rq_fast(a[0], q[0].mult, q[0].rnd, q[0].rs),
+                                                               rq_fast(a[1], q[1].mult, q[1].rnd, q[1].rs),
+                                                               rq_fast(a[2], q[2].mult, q[2].rnd, q[2].rs),
+                                                               rq_fast(a[3], q[3].mult, q[3].rnd, q[3].rs)),
+                                                         lo4, hi4);
+                            memcpy(o + c0 + 4 * g, &word, 4);
+                        }
+                    }
+                    g0 = groups;
+                }
+#endif
+                const int16_t *wg = p->wext + (size_t)g0 * KH * KW * 4;
+                for (int32_t g = g0; g < groups; ++g, wg += KH * KW * 4) {
                     const int32_t c = 4 * g;
                     int32_t a0 = p->bias[c], a1 = p->bias[c + 1], a2 = p->bias[c + 2], a3 = p->bias[c + 3];
                     if (full) {
@@ -568,7 +974,33 @@ static inline int8_t mul_one(const mcbk_binary_t *p, int32_t a, int32_t b) {
                     out[k++] = FN(p, in1[i1], in2[i2]);                                        \
                 }
 
+/* ADD of equal shapes in the short form: each rounding right shift by e is
+ * (x + 2^(e-1) + (x < 0 ? -1 : 0)) >> e (halves away from zero, as TFLite's), the output zero
+ * point folded into the last one's rounding constant. */
+static void add_fast(const mcbk_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+    const int32_t ls1 = p->left_shift + 1, m1 = p->in1_mult, m2 = p->in2_mult, mo = p->out_mult;
+    const int32_t e1 = -p->in1_shift, e2 = -p->in2_shift, eo = -p->out_shift;
+    /* an input shift of 0 rounds nothing: no rounding constant, no sign correction */
+    const int32_t r1 = e1 > 0 ? 1 << (e1 - 1) : 0, r2 = e2 > 0 ? 1 << (e2 - 1) : 0;
+    const int32_t c1 = e1 > 0 ? -1 : 0, c2 = e2 > 0 ? -1 : 0;
+    const int32_t ro = (1 << (eo - 1)) + shl_wrap(p->out_offset, eo);
+    const int32_t off1 = p->in1_offset, off2 = p->in2_offset, lo = p->act_min, hi = p->act_max;
+    for (int32_t i = 0; i < p->size; ++i) {
+        const int32_t ha = smmulr(shl_wrap(in1[i] + off1, ls1), m1);
+        const int32_t hb = smmulr(shl_wrap(in2[i] + off2, ls1), m2);
+        const int32_t sum = ((ha + r1 + ((ha >> 31) & c1)) >> e1) + ((hb + r2 + ((hb >> 31) & c2)) >> e2);
+        const int32_t ho = smmulr(sum << 1, mo);
+        out[i] = (int8_t)clamp32((ho + ro + (ho >> 31)) >> eo, lo, hi);
+    }
+}
+
 void mcbk_add(const mcbk_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+#if !(defined(MCBK_EXACT_RQ) && MCBK_EXACT_RQ)
+    if (p->fast && p->flat) {
+        add_fast(p, in1, in2, out);
+        return;
+    }
+#endif
     MCBK_BINARY_LOOP(add_one)
 }
 

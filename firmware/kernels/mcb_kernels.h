@@ -73,6 +73,9 @@ typedef struct mcbk_dwconv {
     const int8_t *wrest;
     const int32_t *bias;     /* out_c entries */
     const mcbk_rq_t *rq;     /* out_c entries */
+    /* rest_c0 entries: bias + in_offset * sum of the channel's 9 weights, for 3x3 kernels without
+     * dilation (NULL otherwise): the DSP kernel then multiplies the raw input bytes */
+    const int32_t *bias_folded;
 } mcbk_dwconv_t;
 /* scratch: 9 * in_c bytes for 3x3 kernels whose windows leave the input (else unused) */
 void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
@@ -97,6 +100,11 @@ typedef struct mcbk_binary {
     int32_t in1_mult, in1_shift, in2_mult, in2_shift; /* ADD only */
     int32_t out_mult, out_shift;
     int32_t act_min, act_max;
+    /* ADD: 1 when the short form is exact (checked at compile time): left shift <= 20 bounds
+     * every rescaled input below 2^29 (so SMMULR computes the doubling high multiply), the
+     * inputs' right shifts lie in 0..22 and the output's in 1..22 (the output zero point fits in
+     * the rounding constant) */
+    int32_t fast;
 } mcbk_binary_t;
 void mcbk_add(const mcbk_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void mcbk_mul(const mcbk_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);

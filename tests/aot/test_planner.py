@@ -6,7 +6,7 @@ import pytest
 
 from mcubench.runtimes.aot import compile_model
 from mcubench.runtimes.aot.lower import Step
-from mcubench.runtimes.aot.planner import plan_memory
+from mcubench.runtimes.aot.planner import plan_memory, stream_margin
 
 
 def _no_overlap(plan, steps, sizes):
@@ -91,3 +91,37 @@ def test_streaming_ops_write_over_their_input():
     plan = plan_memory(steps, sizes, {0}, {2}, keep_inputs=False)
     assert not plan.overlaps
     _no_overlap(plan, steps, sizes)
+
+
+def test_pixel_margin_of_a_convolution_that_writes_two_pixels_at_a_time():
+    # 3x3, stride 1, pad 1 over 8x4x4: while output pixel (oy, ox) is written (and its right
+    # neighbour, computed with it), the input from the window of (oy, ox) on may still be read
+    geom = dict(in_h=8, in_w=4, in_c=4, out_h=8, out_w=4, out_c=4, k_h=3, stride_h=1, dil_h=1, pad_top=1,
+                stride_w=1, pad_left=1)
+    ow, c = 4, 4
+    expected = max(min(oy * ow + ox + 2, 8 * ow) * c - (max(0, oy - 1) * ow + max(0, ox - 1)) * c
+                   for oy in range(8) for ox in range(ow))
+    assert stream_margin(geom) == expected
+    assert stream_margin(geom) < 32  # finer than the two rows of the row-granular rule
+
+
+def test_a_streaming_chain_takes_one_tensor_plus_its_margins():
+    # DS-CNN's blocks: equal tensors, each op streaming the previous one's output (1x1 convs)
+    geom = dict(in_h=5, in_w=5, in_c=8, out_h=5, out_w=5, out_c=8, k_h=1, stride_h=1, dil_h=1, pad_top=0,
+                stride_w=1, pad_left=0)
+    steps = [Step(k, "CONV_2D", [k], [k + 1], stream=geom) for k in range(4)]
+    sizes = {k: 200 for k in range(5)}
+    plan = plan_memory(steps, sizes, {0}, {4}, keep_inputs=False)
+    _no_overlap(plan, steps, sizes)
+    assert stream_margin(geom) == 16  # two pixels of 8 channels
+    assert plan.arena_bytes == 200 + 4 * 16  # not two tensors ping-ponging (400)
+
+
+def test_reference_dscnn_arena_is_at_most_half_of_tflm(tmp_path):
+    pytest.importorskip("tensorflow")
+    from mcubench.models.tflm_host import exact_arena
+    from mcubench.recipes.reference_models import model_path
+
+    model = model_path("ref_dscnn").read_bytes()
+    project = compile_model(model, tmp_path, dsp=True, profile_ops=False, keep_inputs=False)
+    assert project.arena_bytes <= 0.5 * exact_arena(model).exact_bytes

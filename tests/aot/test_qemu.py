@@ -73,3 +73,27 @@ def test_dsp_and_portable_kernels_agree_bit_for_bit_on_qemu(example_paths):
     assert dsp["correctness"]["output_hex"] == portable["correctness"]["output_hex"]
     # Two really different builds: the SIMD path does the same work in far fewer instructions.
     assert dsp["instructions"] < 0.8 * portable["instructions"]
+
+
+def test_bench_estimate_contract(example_paths):
+    # `mcubench bench MODEL.tflite --runtime aot --estimate mps2-an386 --json` (issue 17)
+    proc = mcubench("bench", str(example_paths["sine"]), "--runtime", "aot", "--estimate", "mps2-an386", "--json",
+                    "--warmup", "0", "--runs", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert isinstance(result["estimate"]["estimated_cycles"], int) and result["estimate"]["estimated_cycles"] > 0
+    assert result["estimate"]["model_version"]
+    assert result["outputs_match"] is True
+    assert result["memory"]["arena_used_bytes"] > 0
+
+
+def test_aot_bench_reports_estimated_cycles_per_mac(example_paths):
+    proc = mcubench("aot-bench", "--models", "sine", "--estimate", "mps2-an386,nano33ble", "--json",
+                    env={"MCUBENCH_TFLM_DIR": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads(proc.stdout)
+    assert set(row["estimated_cycles"]) == {"mps2-an386", "nano33ble"}
+    # flash wait states only add cycles; the per-MAC figure is the zero-wait-state one
+    assert row["estimated_cycles"]["nano33ble"] > row["estimated_cycles"]["mps2-an386"] > row["instructions"] * 0.9
+    assert row["cycles_per_mac"] == pytest.approx(row["estimated_cycles"]["mps2-an386"] / row["macs"])
+    assert row["outputs_match"] is True and row["tflm"] is None and row["model_version"]

@@ -55,6 +55,9 @@ extern "C" void mcb_port_init(void) {
   use_dwt = cm_dwt_counts();
   last_low = 0;
   high_word = 0;
+#if defined(NRF52840_XXAA)
+  nrf52840_icache_configure();
+#endif
 }
 
 /* Both counters are 32 bits (CYCCNT wraps after 67 s at 64 MHz, micros() after 71 min);

@@ -132,6 +132,7 @@ static void timer1_start(void) {
 void mcb_port_init(void) {
     /* The image may be linked elsewhere than 0x0 (behind a bootloader): use its own vectors. */
     SCB_VTOR = (uint32_t)(uintptr_t)mcb_vectors;
+    nrf52840_icache_configure();
     start_hfxo();
     uart_init();
     cm_dwt_start();

@@ -1,5 +1,5 @@
 """The int8 models the AOT runtime is measured on: the built-in examples and three conv-heavy
-reference models of MLPerf Tiny shapes.
+reference models of MLPerf Tiny shapes (and the fully connected anomaly-detection one).
 
 * examples (``digits``, ``sine``, ``kws_dscnn``): the model pipeline's trained examples
   (:mod:`mcubench.models.examples`), quantized with the ``int8`` recipe and their own data.
@@ -9,7 +9,9 @@ reference models of MLPerf Tiny shapes.
   - ``ref_dscnn``: DS-CNN of keyword-spotting shape (MLPerf Tiny KWS: 49x10x1 input, 64
     channels, a 10x4 stride-2 convolution, 4 depthwise-separable blocks, average pool, 12 classes);
   - ``ref_mobilenet``: MobileNet-v1 0.25 on 96x96x3 (MLPerf Tiny visual wake words shape);
-  - ``ref_resnet8``: ResNet-8 on 32x32x3 (MLPerf Tiny image classification shape).
+  - ``ref_resnet8``: ResNet-8 on 32x32x3 (MLPerf Tiny image classification shape);
+  - ``ref_autoencoder``: fully connected autoencoder of the MLPerf Tiny anomaly-detection shape
+    (640 -> 128 x4 -> 8 -> 128 x4 -> 640, ReLU on every hidden layer, linear output).
 
 ``model_path(name)`` returns a cached ``.tflite`` (built on first use, seconds each); the cache
 key hashes the builder's source, the seed and the TensorFlow version.
@@ -104,10 +106,22 @@ def build_resnet8(keras: Any) -> Any:
     return keras.Model(inputs, outputs, name="ref_resnet8")
 
 
+def build_autoencoder(keras: Any) -> Any:
+    layers = keras.layers
+    inputs = keras.Input((640,), name="features")
+    x = inputs
+    for i, units in enumerate((128, 128, 128, 128, 8, 128, 128, 128, 128)):
+        x = layers.Dense(units, activation="relu", name=f"fc{i}")(x)
+    outputs = layers.Dense(640, name="reconstruction")(x)
+    return keras.Model(inputs, outputs, name="ref_autoencoder")
+
+
 REFERENCE_MODELS: dict[str, ReferenceModel] = {
     "ref_dscnn": ReferenceModel("ref_dscnn", "DS-CNN KWS shape 49x10x1, 64 channels, 4 DS blocks", (49, 10, 1), build_dscnn),
     "ref_mobilenet": ReferenceModel("ref_mobilenet", "MobileNet-v1 0.25, 96x96x3", (96, 96, 3), build_mobilenet),
     "ref_resnet8": ReferenceModel("ref_resnet8", "ResNet-8, 32x32x3", (32, 32, 3), build_resnet8),
+    "ref_autoencoder": ReferenceModel("ref_autoencoder", "FC autoencoder 640-128x4-8-128x4-640 (MLPerf Tiny AD shape)",
+                                      (640,), build_autoencoder),
 }
 
 ALL_MODELS = (*EXAMPLES, *REFERENCE_MODELS)

@@ -173,6 +173,9 @@ def _gemm_step(op: Operator, p: str, x: Tensor, y: Tensor, w: np.ndarray, bias: 
     if blocks is not None:  # estimated cheaper than dense: see sparse.py
         return _sparse_step(op, p, x, y, blocks, bias_rq, geom, amin, amax, fast, macs, weight_bytes, row_pad, scratch,
                             row_pad - w.shape[2])
+    if row_pad == 4 and geom["k_h"] > 1:
+        # kernel rows of one word: the DSP kernel gathers two windows into one row each
+        scratch = max(scratch, 2 * geom["k_h"] * 4)
     defs = _c_array("int8_t", f"{p}_w", layout) + bias_rq
     f = dict(geom, row_pad=row_pad, in_zp=x.zero_point, out_offset=y.zero_point, act_min=amin, act_max=amax,
              fast_rq=fast, weights=f"{p}_w", bias=f"{p}_bias", rq=f"{p}_rq")
@@ -202,7 +205,7 @@ def _stream(geom: dict) -> dict | None:
     if geom["batches"] != 1:
         return None
     return {k: geom[k] for k in ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "stride_h",
-                                 "dil_h", "pad_top")}
+                                 "dil_h", "pad_top", "stride_w", "pad_left")}
 
 
 def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
@@ -257,8 +260,14 @@ def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
     defs += _c_array("int32_t", f"{p}_bias", _wrap32(bias))
     defs += _rq_array(f"{p}_rq", mult, shift, oc, y.zero_point)
     fast = _fast_rq(bias, np.abs(wt.astype(np.int64)).sum(axis=0), shift)
+    folded = "NULL"
+    if (kh, kw) == (3, 3) and (dh, dw) == (1, 1) and groups:
+        # the input offset folded into the bias of the 4-channel groups (see mcbk_dwconv_t)
+        wsum = wt[:, :rest_c0].astype(np.int64).sum(axis=0)
+        defs += _c_array("int32_t", f"{p}_biasf", _wrap32(bias[:rest_c0] + (-x.zero_point) * wsum))
+        folded = f"{p}_biasf"
     fields = [n, h, wd, c, oh, ow, oc, dm, kh, kw, sh, sw, dh, dw, pt, pl, -x.zero_point,
-              y.zero_point, amin, amax, fast, rest_c0, f"{p}_wext", f"{p}_wrest", f"{p}_bias", f"{p}_rq"]
+              y.zero_point, amin, amax, fast, rest_c0, f"{p}_wext", f"{p}_wrest", f"{p}_bias", f"{p}_rq", folded]
     defs += f"static const mcbk_dwconv_t {p} = {{{', '.join(map(str, fields))}}};\n"
     call = f"mcbk_dwconv2d(&{p}, {{T{x.index}}}, {{T{y.index}}}, {{S}});"
     scratch = 9 * c if (kh, kw) == (3, 3) and rest_c0 else 0
@@ -316,7 +325,7 @@ def lower_pool(g: Graph, op: Operator, p: str, is_max: bool) -> Step:
     defs = f"static const mcbk_pool_t {p} = {{{', '.join(map(str, fields))}}};\n"
     fn = "mcbk_max_pool" if is_max else "mcbk_avg_pool"
     stream = None if n != 1 else dict(in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=c, k_h=fh,
-                                         stride_h=sh, dil_h=1, pad_top=pt)
+                                         stride_h=sh, dil_h=1, pad_top=pt, stride_w=sw, pad_left=pl)
     return Step(op.index, op.opcode, [x.index], [y.index], n * oh * ow * c * fh * fw, defs,
                 f"{fn}(&{p}, {{T{x.index}}}, {{T{y.index}}});", stream=stream)
 
@@ -352,8 +361,11 @@ def lower_binary(g: Graph, op: Operator, p: str, is_add: bool) -> Step:
         ls, m1, sh1, m2, sh2 = 0, 0, 0, 0, 0
         mo, sho = quant.quantize_multiplier(quant.f32(a.scale) * quant.f32(b.scale) / quant.f32(y.scale))
     arr = lambda v: "{" + ", ".join(map(str, v)) + "}"
+    # the short ADD (see mcbk_binary_t.fast): |input - zp| <= 255, so a left shift of at most 20
+    # keeps every doubled rescaled input below 2^30; input right shifts 0..22, output 1..22
+    fast = int(is_add and 0 <= ls <= 20 and all(0 <= -sh <= 22 for sh in (sh1, sh2)) and 1 <= -sho <= 22)
     fields = [flat, y.size, arr(out4), arr(s1), arr(s2), -a.zero_point, -b.zero_point, y.zero_point,
-              ls, m1, sh1, m2, sh2, mo, sho, amin, amax]
+              ls, m1, sh1, m2, sh2, mo, sho, amin, amax, fast]
     defs = f"static const mcbk_binary_t {p} = {{{', '.join(map(str, fields))}}};\n"
     fn = "mcbk_add" if is_add else "mcbk_mul"
     in_place = [t.index for t in (a, b) if not t.is_const and tuple(t.shape) == tuple(y.shape)] if flat else []

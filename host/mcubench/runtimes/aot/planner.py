@@ -41,12 +41,25 @@ def _align(n: int) -> int:
 def stream_margin(g: dict) -> int:
     """Least (input offset - output offset) at which a streaming op may write over its input.
 
-    While output row oy is written, the kernel still reads input rows from oy*stride - pad_top
-    on (clipped at 0); everything written so far, rows 0..oy, must lie before that. Row
-    granularity is conservative for a kernel that writes pixel by pixel."""
+    The kernels (conv, depthwise, pooling) go through the output pixel by pixel in raster order;
+    a convolution computes two neighbouring pixels together (reads both windows, then writes
+    both; a pointwise one pairs across rows). So when output pixel (oy, ox) is written, up to
+    the next pixel in raster order may be written, and the input from the first byte of that pixel's window on (rows from
+    oy*stride_h - pad_top, columns from ox*stride_w - pad_left, clipped at 0) may still be read:
+    everything written must lie before it. Without the column geometry, row granularity."""
     out_row = g["out_w"] * g["out_c"]
     in_row = g["in_w"] * g["in_c"]
-    return max((oy + 1) * out_row - max(0, oy * g["stride_h"] - g["pad_top"]) * in_row for oy in range(g["out_h"]))
+    if "stride_w" not in g:
+        return max((oy + 1) * out_row - max(0, oy * g["stride_h"] - g["pad_top"]) * in_row for oy in range(g["out_h"]))
+    ow, oc, ic = g["out_w"], g["out_c"], g["in_c"]
+    margin = 0
+    for oy in range(g["out_h"]):
+        first_row = max(0, oy * g["stride_h"] - g["pad_top"]) * in_row
+        for ox in range(ow):
+            written = min(oy * ow + ox + 2, g["out_h"] * ow) * oc
+            needed = first_row + min(max(0, ox * g["stride_w"] - g["pad_left"]), g["in_w"]) * ic
+            margin = max(margin, written - needed)
+    return margin
 
 
 def plan_memory(steps, sizes: dict[int, int], graph_inputs, graph_outputs, keep_inputs: bool = True) -> MemoryPlan:
@@ -124,8 +137,8 @@ def plan_memory(steps, sizes: dict[int, int], graph_inputs, graph_outputs, keep_
               sorted(roots, key=lambda r: (groups[r].first, -groups[r].size))]
     best = None
     for order in orders:
-        for pairs in (False, True):
-            offsets_try = _place(order, groups, margins, pairs)
+        for mode in ("single", "pairs", "chains"):
+            offsets_try = _place(order, groups, margins, mode)
             arena_try = max((offsets_try[r] + groups[r].size for r in roots), default=0)
             if best is None or arena_try < best[0]:
                 best = (arena_try, offsets_try)
@@ -162,16 +175,49 @@ def _fits(c: int, forbidden) -> bool:
     return c >= 0 and all(c <= lo or c >= hi for lo, hi in forbidden)
 
 
-def _place(order: list[int], groups: dict, margins: dict, pairs: bool) -> dict[int, int]:
-    """First fit in the given order. With pairs, a streaming op's input is placed together with
-    its output just below it (the output starting `margin` bytes lower), so the two share memory
-    even when the input is placed first."""
+def _chains(groups: dict, margins: dict) -> dict[int, dict[int, int]]:
+    """Streaming chains (each op's output streamed from its input by the next op): for every
+    member, its chain's relative offsets, the last output lowest and each input `margin`
+    above its output, so a chain of equal tensors takes one tensor plus its margins."""
+    nxt = {ri: ro for (ri, ro) in margins}
+    prv = {ro: ri for (ri, ro) in margins}
+    out: dict[int, dict[int, int]] = {}
+    for head in nxt:
+        if head in prv:
+            continue
+        rel, chain, r = {head: 0}, [head], head
+        while r in nxt and nxt[r] not in rel:
+            o = nxt[r]
+            rel[o] = rel[r] - _align(min(margins[(r, o)], groups[o].size))
+            chain.append(o)
+            r = o
+        low = min(rel.values())
+        rel = {m: v - low for m, v in rel.items()}
+        for m in chain:
+            out[m] = rel
+    return out
+
+
+def _place(order: list[int], groups: dict, margins: dict, mode: str = "single") -> dict[int, int]:
+    """First fit in the given order. "pairs": a streaming op's input is placed together with its
+    output just below it (the output starting `margin` bytes lower), so the two share memory even
+    when the input is placed first. "chains": a whole streaming chain is placed as one block."""
     offsets: dict[int, int] = {}
+    chains = _chains(groups, margins) if mode == "chains" else {}
     for r in order:
         if r in offsets:
             continue
+        if r in chains:
+            rel = chains[r]
+            forbs = {m: _forbidden(m, groups, offsets, margins) for m in rel}
+            cands = sorted({0, *(_align(max(hi - rel[m], 0)) for m in rel for _, hi in forbs[m])})
+            base = next((c for c in cands if all(_fits(c + rel[m], forbs[m]) for m in rel)), None)
+            if base is not None:
+                for m, v in rel.items():
+                    offsets[m] = base + v
+                continue
         forb = _forbidden(r, groups, offsets, margins)
-        partner = next((ro for (ri, ro) in margins if ri == r and ro not in offsets), None) if pairs else None
+        partner = next((ro for (ri, ro) in margins if ri == r and ro not in offsets), None) if mode == "pairs" else None
         if partner is not None:
             shift = min(margins[(r, partner)], groups[partner].size)
             forb_p = _forbidden(partner, groups, offsets, margins)

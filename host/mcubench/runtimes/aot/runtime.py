@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mcubench.core.boards import Board
 from mcubench.core.elf import flash_symbols
@@ -23,6 +24,16 @@ def board_has_dsp(board: Board) -> bool:
 @dataclass(frozen=True)
 class AotOptions(RuntimeOptions):
     dsp: bool | None = None  # Cortex-M DSP kernels; None: when the board's core has them
+    # Code placement for boards that run code from flash with wait states: the nRF52840 ports
+    # enable the NVMC instruction cache at start-up (the result's `device.icache` says "on").
+    icache: bool = field(default=False, metadata={
+        "help": "aot: enable the nRF52840 instruction cache at start-up (code runs from flash; "
+                "compare estimates with --estimate nano33ble-icache)", "choices": ("on", "off")})
+
+    @classmethod
+    def from_cli(cls, values: dict[str, Any]) -> "AotOptions":
+        value = values.get("icache")
+        return cls(icache=str(value).strip().lower() in ("on", "1", "true", "yes") if value is not None else False)
 
 
 def flash_parts(elf: Path) -> dict[str, int]:
@@ -61,8 +72,8 @@ class AotRuntime(Runtime):
 
     def render_workload(self, workload: WorkloadSpec, board: Board, project_dir: Path) -> WorkloadSources:
         assert workload.model_bytes is not None
-        dsp = self.options(workload).dsp
-        dsp = board_has_dsp(board) if dsp is None else bool(dsp)
+        options = self.options(workload)
+        dsp = board_has_dsp(board) if options.dsp is None else bool(options.dsp)
         gen = project_dir / "workload"
         # keep_inputs=False: later tensors may reuse the input's memory (as in TFLM's arena);
         # the workload keeps the test input outside the arena and copies it in every run.
@@ -78,9 +89,11 @@ class AotRuntime(Runtime):
             "input_bytes": project.inputs[0].nbytes,
             "output_bytes": project.outputs[0].nbytes,
             "arena_symbol": "mcb_arena",
+            "icache_enable": bool(options.icache),
         }
         (project_dir / "aot-facts.json").write_text(json.dumps(facts, indent=2) + "\n")
         flags = [f"-I{gen}", "-DMCB_PROFILE_OPS=1"] + ([] if dsp else ["-DMCBK_PORTABLE=1"])
+        flags += ["-DMCB_ICACHE_ENABLE=1"] if options.icache else []
         return WorkloadSources(extra_source_dirs=[gen], build_flags=flags, facts=facts, arena_bytes=project.arena_bytes)
 
     def flash_split(self, elf: Path, flash_total: int) -> FlashSplit:
