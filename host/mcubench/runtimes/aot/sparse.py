@@ -31,10 +31,15 @@ pixel (4 channels x 4 input bytes). The inner loops, counted by hand:
 What remains per group and pixel is compiled C — bias loads, requantization of 4 channels,
 stores, loop control — and is taken from the estimate plugin's per-operator cycles (the same
 instructions priced with the same table) on kws_dscnn's pointwise layers with the kernel
-forced, 64 and 32 channels: **133** for the one-pixel paths (sparse, dense ``conv_out4``) and
-**99** per pixel for the two-pixel path's paired requantization pass. So a fully dense layer
-stays dense (24 + 160/16 vs 28 + 140/16 per block for 64 channels), and a layer goes sparse
-once about 1/6 (pointwise) to 1/10 (one-pixel paths) of its blocks are zero. The dense price
+forced, 64 and 32 channels (kws_dscnn 2026-11-29): **106** for the sparse kernel, **99** per
+pixel for the two-pixel path's paired requantization pass; for the dense one-pixel path
+**67** in a layer of one output pixel (``fc_fast``, fitted on the FULLY_CONNECTED layer: 441
+cycles beside the inner loops for 3 groups against the sparse kernel's 568) and **133** for a
+convolution's border and odd pixels (``mcbk_conv2d``'s group loop and ``conv_out4``: not fitted
+separately; the sparse kernel's figure when its group loop had the same shape, which matches
+the plugin on kws_dscnn's first layer: sparse 0.86 M vs dense 0.96 M, predicted ahead too). So a 64-channel pointwise layer with no zero block stays dense (24 + 160/16
+vs 28 + 113/16 per block) and a 32-channel one goes sparse (24 + 160/8 vs 28 + 113/8), which
+the plugin confirms (1.089 M vs 1.116 M, 358 k vs 342 k cycles). The dense price
 counts which output pixels take the two-pixel path (``dense_pixel_mix``); the decision compares
 the layer's totals. Per-pixel averages are in the generated C as a comment; whole-model figures
 (estimate plugin on QEMU mps2-an386) are in docs/aot.md.
@@ -52,9 +57,11 @@ DENSE_2PX_ROW_CYCLES = 21        # per pixel, group and kernel row: half of two 
 DENSE_2PX_OUT_CYCLES = 99        # per pixel and group: the paired requantization pass (plugin)
 DENSE_1PX_BLOCK_CYCLES = 27
 DENSE_1PX_ROW_CYCLES = 4         # per group and kernel row: dot_row4's entry and exit
+DENSE_1PX_OUT_CYCLES = 133       # per pixel and group: bias, requantization, store, loop (see above)
+DENSE_1X1_OUT_CYCLES = 67        # the same in a layer of one output pixel (fc_fast; plugin)
 SPARSE_BLOCK_CYCLES = 28
 SPARSE_GROUP_CYCLES = 7          # count load and test, loop entry and exit
-ONE_PIXEL_OUT_CYCLES = 133       # per pixel and group: bias, requantization, store, loop (plugin)
+SPARSE_OUT_CYCLES = 106          # per pixel and group: bias, requantization, store, loop (plugin)
 
 
 def dense_pixel_mix(geom: dict) -> tuple[int, int, int]:
@@ -92,8 +99,9 @@ def estimated_cycles(groups: int, blocks_per_group: int, kept_blocks: int, k_h: 
     blocks = groups * blocks_per_group
     dense_2px = DENSE_2PX_BLOCK_CYCLES * blocks + (DENSE_2PX_GROUP_CYCLES + DENSE_2PX_ROW_CYCLES * rows
                                                    + DENSE_2PX_OUT_CYCLES) * groups
-    dense_1px = DENSE_1PX_BLOCK_CYCLES * blocks + (DENSE_1PX_ROW_CYCLES * k_h + ONE_PIXEL_OUT_CYCLES) * groups
-    sparse = SPARSE_BLOCK_CYCLES * kept_blocks + (SPARSE_GROUP_CYCLES + ONE_PIXEL_OUT_CYCLES) * groups
+    out_1px = DENSE_1X1_OUT_CYCLES if pixels == 1 else DENSE_1PX_OUT_CYCLES
+    dense_1px = DENSE_1PX_BLOCK_CYCLES * blocks + (DENSE_1PX_ROW_CYCLES * k_h + out_1px) * groups
+    sparse = SPARSE_BLOCK_CYCLES * kept_blocks + (SPARSE_GROUP_CYCLES + SPARSE_OUT_CYCLES) * groups
     return paired * dense_2px + single * dense_1px, pixels * sparse
 
 
