@@ -37,11 +37,12 @@ pixel for the two-pixel path's paired requantization pass; for the dense one-pix
 cycles beside the inner loops for 3 groups against the sparse kernel's 568) and **133** for a
 convolution's border and odd pixels (``mcbk_conv2d``'s group loop and ``conv_out4``: not fitted
 separately; the sparse kernel's figure when its group loop had the same shape, which matches
-the plugin on kws_dscnn's first layer: sparse 0.86 M vs dense 0.96 M, predicted ahead too). So a 64-channel pointwise layer with no zero block stays dense (24 + 160/16
-vs 28 + 113/16 per block) and a 32-channel one goes sparse (24 + 160/8 vs 28 + 113/8), which
-the plugin confirms (1.089 M vs 1.116 M, 358 k vs 342 k cycles). The dense price
-counts which output pixels take the two-pixel path (``dense_pixel_mix``); the decision compares
-the layer's totals. Per-pixel averages are in the generated C as a comment; whole-model figures
+the plugin on kws_dscnn's first layer: sparse 0.86 M vs dense 0.96 M, predicted ahead too).
+So with no zero block a 64-channel pointwise layer stays dense (24 + 160/16 vs 28 + 113/16
+per block) and a 32-channel one goes sparse (24 + 160/8 vs 28 + 113/8), as the plugin
+confirms (dense 1.089 M vs sparse 1.116 M; dense 358 k vs sparse 342 k cycles). The dense
+price counts which output pixels take the two-pixel path (``dense_pixel_mix``); the decision
+compares the layer's totals. Per-pixel averages are in the generated C as a comment; whole-model figures
 (estimate plugin on QEMU mps2-an386) are in docs/aot.md.
 """
 
