@@ -223,14 +223,14 @@ static inline void valid_range(int32_t origin, int32_t dil, int32_t k, int32_t e
 
 #define MCBK_DOT4_ROW_STEP                      \
     "ldr %[xb], [%[x]], #4\n\t"                 \
-    "ldr %[w0], [%[w]], #4\n\t"                 \
-    "ldr %[w1], [%[w]], #4\n\t"                 \
+    "ldr %[w1], [%[w], #4]\n\t"                 \
+    "ldr %[w0], [%[w]], #16\n\t"                \
     "sxtb16 %[xa], %[xb]\n\t"                   \
     "sxtb16 %[xb], %[xb], ror #8\n\t"           \
     MCBK_DOT4_STEP("c0", "w0")                   \
     MCBK_DOT4_STEP("c1", "w1")                   \
-    "ldr %[w0], [%[w]], #4\n\t"                 \
-    "ldr %[w1], [%[w]], #4\n\t"                 \
+    "ldr %[w0], [%[w], #-8]\n\t"                \
+    "ldr %[w1], [%[w], #-4]\n\t"                \
     MCBK_DOT4_STEP("c2", "w0")                   \
     MCBK_DOT4_STEP("c3", "w1")
 
@@ -239,13 +239,16 @@ static inline void dot_row4(const int8_t *x, const int8_t **wp, int32_t n4,
     int32_t c0 = *a0, c1 = *a1, c2 = *a2, c3 = *a3;
     const int8_t *w = *wp;
     uint32_t xa, xb, w0, w1, t;
-    /* Single loads back to back pipeline (1 cycle after the first; LDRD takes 3). Two steps per
-     * iteration; an odd count enters at the second. */
+    /* Single loads back to back pipeline (1 cycle after the first; LDRD takes 3) unless the
+     * address register was written by the previous load (a post-increment writes its base): the
+     * weight pointer moves once, on the second load. Two steps per iteration; an odd count
+     * enters at the second. */
     __asm__ volatile(
         "lsrs %[n], %[n], #1\n\t"
         "bcc 1f\n\t"
         "adds %[n], %[n], #1\n\t"
         "b 2f\n\t"
+        ".p2align 2\n\t"  /* a 32-bit branch target at a halfword address costs a cycle more */
         "1:\n\t"
         MCBK_DOT4_ROW_STEP
         "2:\n\t"

@@ -7,21 +7,43 @@ its 4 input bytes from the window's origin: ``ky * dil_h * in_w * in_c + col`` f
 read in place, ``ky * row_pad + col`` for a border pixel's gathered window (two tables, both
 known at compile time). The folded bias keeps the full weight sums, so outputs stay bit-exact.
 
-Dense or sparse is chosen per layer from estimated Cortex-M4 cycles per output pixel, counted
-from the two inner loops' instructions with the cost table of docs/cycle-estimate.md
-(boards/cores/cortex-m4f.json):
+Dense or sparse is chosen per layer from estimated Cortex-M4 cycles, with the rules and cost
+table of docs/cycle-estimate.md (boards/cores/cortex-m4f.json): a single LDR 2, or 1 right after
+a single load unless its address register was written by that load (a post-increment writes its
+base); LDRD 3; ALU/SXTB16/SMLAD 1; a taken branch 1 + refill 2. A block is 16 MACs of one output
+pixel (4 channels x 4 input bytes). The inner loops, counted by hand:
 
-* dense block (mcb_kernels.c ``dot_row4``): LDR 2 + 2 LDRD 3+3 + 2 SXTB16 + 8 SXTB16/SMLAD x2 (16)
-  + SUBS 1 + taken BNE 3 = 30 cycles per 16 MACs;
-* sparse block (mcb_sparse.c ``sparse_group``): the same plus LDRH 2 for the offset = 32;
-* per group of 4 output channels both pay the bias loads, four requantizations and stores
-  (the same in both, so they cancel); the sparse group pays a count load and test (4) and the
-  dense one a loop entry per kernel row (4).
+* dense, two pixels (mcb_kernels.c ``mcbk_dot_2px4ch``; interior pixel pairs and pointwise
+  convolutions): a step is LDR 2+1+1 (three bases), 8 SXTB16, 8 SMLAD, LDR 2 = 22 for both
+  pixels x 2 channels x 4 bytes, plus SUBS + taken BNE 4 per two steps: 24 a step; a block of
+  both pixels is two steps (two channel passes): **24 per pixel and block**. The assembly's
+  bookkeeping per group and pixel pair (bias, pass setup and ends, accumulator stores) is 79,
+  and per kernel row and pass 21: **40 + 21 x rows per pixel and group** (rows = 1 for a
+  pointwise kernel or one-word rows gathered into one). An odd last pixel of a pointwise conv is
+  computed as a pair with itself.
+* dense, one pixel (``dot_row4``; border and odd pixels, FULLY_CONNECTED): LDR 2+1+1, 8 SXTB16,
+  8 SMLAD, LDR 2+1 = 25, plus SUBS + BNE 4 per two blocks: **27 per block**, and **4 per group
+  and kernel row** (loop entry, less the last BNE falling through).
+* sparse (mcb_sparse.c ``sparse_group``): LDRH 2 (offset), two weight LDR 1+1, the input LDR 1
+  (register offset from the LDRH two loads back), 16 SXTB16/SMLAD, LDR 2+1 = 26, plus SUBS +
+  BNE 4 per two blocks: **28 per kept block**; **7 per group** (count load and test, loop entry).
 
-So ``sparse`` wins when ``32 * kept + 4 * groups < 30 * blocks + 4 * groups * k_h``, i.e. when
-more than about 1/16 of the blocks are zero; the per-layer figures are in the generated C as a
-comment.
-Measured whole-model figures (estimate plugin on QEMU mps2-an386) are in docs/aot.md.
+What remains per group and pixel is compiled C — bias loads, requantization of 4 channels,
+stores, loop control — and is taken from the estimate plugin's per-operator cycles (the same
+instructions priced with the same table) on kws_dscnn's pointwise layers with the kernel
+forced, 64 and 32 channels (kws_dscnn 2026-11-29): **106** for the sparse kernel, **99** per
+pixel for the two-pixel path's paired requantization pass; for the dense one-pixel path
+**67** in a layer of one output pixel (``fc_fast``, fitted on the FULLY_CONNECTED layer: 441
+cycles beside the inner loops for 3 groups against the sparse kernel's 568) and **133** for a
+convolution's border and odd pixels (``mcbk_conv2d``'s group loop and ``conv_out4``: not fitted
+separately; the sparse kernel's figure when its group loop had the same shape, which matches
+the plugin on kws_dscnn's first layer: sparse 0.86 M vs dense 0.96 M, predicted ahead too).
+So with no zero block a 64-channel pointwise layer stays dense (24 + 160/16 vs 28 + 113/16
+per block) and a 32-channel one goes sparse (24 + 160/8 vs 28 + 113/8), as the plugin
+confirms (dense 1.089 M vs sparse 1.116 M; dense 358 k vs sparse 342 k cycles). The dense
+price counts which output pixels take the two-pixel path (``dense_pixel_mix``); the decision
+compares the layer's totals. Per-pixel averages are in the generated C as a comment; whole-model figures
+(estimate plugin on QEMU mps2-an386) are in docs/aot.md.
 """
 
 from __future__ import annotations
@@ -30,16 +52,58 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DENSE_BLOCK_CYCLES = 30
-SPARSE_BLOCK_CYCLES = 32
-GROUP_CYCLES = 4  # the part of a group's overhead that differs: count load+test (sparse), row call (dense)
+DENSE_2PX_BLOCK_CYCLES = 24      # per pixel: half of a pixel pair's two 24-cycle steps
+DENSE_2PX_GROUP_CYCLES = 40      # per pixel: half of a pair's 79 cycles of assembly bookkeeping
+DENSE_2PX_ROW_CYCLES = 21        # per pixel, group and kernel row: half of two passes' 21
+DENSE_2PX_OUT_CYCLES = 99        # per pixel and group: the paired requantization pass (plugin)
+DENSE_1PX_BLOCK_CYCLES = 27
+DENSE_1PX_ROW_CYCLES = 4         # per group and kernel row: dot_row4's entry and exit
+DENSE_1PX_OUT_CYCLES = 133       # per pixel and group: bias, requantization, store, loop (see above)
+DENSE_1X1_OUT_CYCLES = 67        # the same in a layer of one output pixel (fc_fast; plugin)
+SPARSE_BLOCK_CYCLES = 28
+SPARSE_GROUP_CYCLES = 7          # count load and test, loop entry and exit
+SPARSE_OUT_CYCLES = 106          # per pixel and group: bias, requantization, store, loop (plugin)
 
 
-def estimated_cycles(groups: int, blocks_per_group: int, kept_blocks: int, k_h: int = 1) -> tuple[int, int]:
-    """(dense, sparse) estimated cycles of one output pixel's inner loops."""
-    dense = DENSE_BLOCK_CYCLES * groups * blocks_per_group + GROUP_CYCLES * groups * k_h
-    sparse = SPARSE_BLOCK_CYCLES * kept_blocks + GROUP_CYCLES * groups
-    return dense, sparse
+def dense_pixel_mix(geom: dict) -> tuple[int, int, int]:
+    """(pixel slots of the two-pixel kernel, pixels computed one by one, output pixels) per
+    batch, following mcbk_conv2d's path choice (DSP build)."""
+    out_h, out_w, k_h, k_w = geom["out_h"], geom["out_w"], geom["k_h"], geom["k_w"]
+    pixels = out_h * out_w
+    if out_h == out_w == 1:
+        return 0, pixels, pixels
+    if (k_h == k_w == 1 and geom["stride_h"] == geom["stride_w"] == 1 and geom["pad_top"] == geom["pad_left"] == 0
+            and (out_h, out_w) == (geom["in_h"], geom["in_w"])):
+        return 2 * ((pixels + 1) // 2), 0, pixels   # pointwise: an odd last pixel is a pair with itself
+    if geom["dil_w"] != 1:
+        return 0, pixels, pixels
+    span_h, span_w = (k_h - 1) * geom["dil_h"], k_w - 1
+    rows_inside = sum(1 for oy in range(out_h)
+                      if 0 <= oy * geom["stride_h"] - geom["pad_top"] and
+                      oy * geom["stride_h"] - geom["pad_top"] + span_h < geom["in_h"])
+    pairs, ox = 0, 0
+    while ox < out_w:
+        ix0 = ox * geom["stride_w"] - geom["pad_left"]
+        if ox + 1 < out_w and ix0 >= 0 and ix0 + geom["stride_w"] + span_w < geom["in_w"]:
+            pairs, ox = pairs + 1, ox + 2
+        else:
+            ox += 1
+    return 2 * pairs * rows_inside, pixels - 2 * pairs * rows_inside, pixels
+
+
+def estimated_cycles(groups: int, blocks_per_group: int, kept_blocks: int, k_h: int, pixel_mix: tuple[int, int, int],
+                     one_row: bool) -> tuple[int, int]:
+    """(dense, sparse) estimated cycles of a layer's output pixels (pixel_mix: dense_pixel_mix),
+    without what both pay alike (border gathering, the call)."""
+    paired, single, pixels = pixel_mix
+    rows = 1 if one_row else k_h
+    blocks = groups * blocks_per_group
+    dense_2px = DENSE_2PX_BLOCK_CYCLES * blocks + (DENSE_2PX_GROUP_CYCLES + DENSE_2PX_ROW_CYCLES * rows
+                                                   + DENSE_2PX_OUT_CYCLES) * groups
+    out_1px = DENSE_1X1_OUT_CYCLES if pixels == 1 else DENSE_1PX_OUT_CYCLES
+    dense_1px = DENSE_1PX_BLOCK_CYCLES * blocks + (DENSE_1PX_ROW_CYCLES * k_h + out_1px) * groups
+    sparse = SPARSE_BLOCK_CYCLES * kept_blocks + (SPARSE_GROUP_CYCLES + SPARSE_OUT_CYCLES) * groups
+    return paired * dense_2px + single * dense_1px, pixels * sparse
 
 
 @dataclass
@@ -49,7 +113,7 @@ class SparseBlocks:
     border_offsets: np.ndarray  # uint16 per kept block: byte offset in the gathered window
     weights: np.ndarray         # int8, 16 bytes per kept block
     blocks: int                 # blocks of the dense layout per group
-    dense_cycles: int           # estimated per output pixel
+    dense_cycles: int           # estimated per output pixel (average over the layer's pixels)
     sparse_cycles: int
 
     @property
@@ -57,17 +121,21 @@ class SparseBlocks:
         return int(self.nnz.sum())
 
 
-def encode(layout: np.ndarray, groups: int, k_h: int, row_pad: int, in_row_stride: int) -> SparseBlocks:
-    """The non-zero 16-byte blocks of a dense layout ([groups][k_h][row_pad/4][4 ch][4 bytes])."""
+def encode(layout: np.ndarray, groups: int, k_h: int, row_pad: int, in_row_stride: int,
+           pixel_mix: tuple[int, int, int] = (0, 1, 1)) -> SparseBlocks:
+    """The non-zero 16-byte blocks of a dense layout ([groups][k_h][row_pad/4][4 ch][4 bytes]);
+    pixel_mix is dense_pixel_mix's count, for the estimates."""
     per_row = row_pad // 4
     cube = np.asarray(layout, np.int8).reshape(groups, k_h * per_row, 16)
     keep = np.any(cube != 0, axis=2)
     nnz = keep.sum(axis=1).astype(np.int64)
     index = np.nonzero(keep)[1]                      # row-major: group by group
     ky, col = index // per_row, (index % per_row) * 4
-    dense, sparse = estimated_cycles(groups, k_h * per_row, int(nnz.sum()), k_h)
+    one_row = k_h == 1 or row_pad == 4  # pointwise, or one-word rows gathered into one
+    dense, sparse = estimated_cycles(groups, k_h * per_row, int(nnz.sum()), k_h, pixel_mix, one_row)
+    pixels = max(pixel_mix[2], 1)
     return SparseBlocks(nnz, ky * in_row_stride + col, ky * row_pad + col, cube[keep].reshape(-1),
-                        k_h * per_row, dense, sparse)
+                        k_h * per_row, round(dense / pixels), round(sparse / pixels))
 
 
 def choose(layout: np.ndarray, geom: dict, row_pad: int) -> SparseBlocks | None:
@@ -77,7 +145,8 @@ def choose(layout: np.ndarray, geom: dict, row_pad: int) -> SparseBlocks | None:
     if geom["dil_w"] != 1:
         return None
     groups = (geom["out_c"] + 3) // 4
-    enc = encode(layout, groups, geom["k_h"], row_pad, geom["dil_h"] * geom["in_w"] * geom["in_c"])
+    enc = encode(layout, groups, geom["k_h"], row_pad, geom["dil_h"] * geom["in_w"] * geom["in_c"],
+                 dense_pixel_mix(geom))
     if len(enc.offsets) and max(int(enc.offsets.max()), int(enc.border_offsets.max())) > 0xFFFF or enc.nnz.max(initial=0) > 0xFFFF:
         return None
     return enc if enc.sparse_cycles < enc.dense_cycles else None
