@@ -132,6 +132,37 @@ def test_torch_channel_pruning_removes_channels(tmp_path):
     assert variant.name == "torch_prune_channels_50_int8"
 
 
+def test_torch_global_l1_pruning_reaches_its_sparsity_and_keeps_accuracy():
+    """Issue 18: global unstructured L1 (torch.nn.utils.prune), pruned then fine-tuned step by
+    step, the masks made permanent: the int8 file carries the zeros."""
+    _require_extra()
+    from mcubench.models.analysis import analyze
+    from mcubench.models.torch_examples import load_torch_example
+    from mcubench.recipes import get_recipe
+
+    source, data, _ = load_torch_example("digits")
+    params = {"sparsity": 0.75, "steps": 2, "epochs": 1, "quantize": "int8"}
+    variant = get_recipe("torch_prune_l1").apply(source, data, params)
+    dense = get_recipe("int8").apply(source, data, {})
+    assert abs(variant.metrics["sparsity_overall"] - 0.75) <= 0.01
+    pruned_analysis, dense_analysis = analyze(variant.tflite_bytes, data), analyze(dense.tflite_bytes, data)
+    assert pruned_analysis.gzip_bytes < dense_analysis.gzip_bytes  # the zeros are in the file
+    assert pruned_analysis.metric["value"] >= dense_analysis.metric["value"] - 0.05
+
+
+@pytest.mark.tflm
+def test_torch_and_onnx_int8_files_run_on_tflm_too(user_model_files, tmp_path, tflm_dir):
+    """Issue 18: where TFLM's sources are configured, the converted int8 files also run on the
+    tflm runtime, bit-exact with the host interpreter."""
+    require_tool("qemu-system-arm")
+    out = tmp_path / "onnx"
+    summary = _quantize("--model", str(user_model_files / "cnn.onnx"), "--data", str(user_model_files / "digits_nchw.npz"), out=out)
+    path = out / next(v["file"] for v in summary["variants"] if v["recipe"] == "int8")
+    result = json.loads(mcubench("bench", str(path), "--runtime", "tflm", "--json", check=True, timeout=1800,
+                                 env={"MCUBENCH_TFLM_DIR": str(tflm_dir)}).stdout)
+    assert result["outputs_match"] is True and result["correctness"]["max_abs_diff"] == 0
+
+
 def _brightest_channel_data(seed: int = 0):
     """3-channel NCHW images labelled by their brightest channel: a wrong layout scrambles them."""
     from mcubench.models.data import Dataset
