@@ -62,3 +62,13 @@ def test_significant_gate_fails_only_outside_as_interval(spread, expect_regressi
     gated = check(compare(a, b), thresholds, significant=True)[0]
     assert gated.exceeded is expect_regression
     assert ("outside" if expect_regression else "inside") in gated.detail
+
+
+def test_runs_one_timer_tick_apart_are_not_outliers():
+    """An emulator's runs differ only by where the 40-instruction SysTick fell."""
+    runs = [5_944_080, 5_944_080, 5_944_080, 5_944_040, 5_944_080]
+    ticked = Latency(unit="instructions", source="qemu-icount", resolution=40, warmup=1, runs=runs, ticks=[r // 40 for r in runs])
+    assert ticked.outliers() == []
+    runs[3] = 5_944_000  # two ticks away: something happened in that run
+    ticked = Latency(unit="instructions", source="qemu-icount", resolution=40, warmup=1, runs=runs, ticks=[r // 40 for r in runs])
+    assert ticked.outliers() == [3]

@@ -66,7 +66,10 @@ class Latency:
         if len(self.runs) < 4:
             return []
         q1, q3 = np.percentile(self.runs, [25, 75])
-        low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+        # The fences are at least one timer tick wide: runs a tick apart differ by where the
+        # tick fell, not by what happened in them (an emulator's runs are otherwise equal).
+        spread = max(1.5 * (q3 - q1), self.resolution)
+        low, high = q1 - spread, q3 + spread
         return [i for i, value in enumerate(self.runs) if not low <= value <= high]
 
     def to_dict(self) -> dict[str, Any]:
