@@ -1,8 +1,8 @@
 /* Block-sparse CONV_2D / FULLY_CONNECTED. See mcb_sparse.h for the contract.
  *
- * The requantization below is the same arithmetic as requant()/store4() in mcb_kernels.c
- * (TFLite's double rounding; the short form when the compiler proved it exact). */
+ * Requantization and the clamped stores are the dense kernels' own (mcb_fixedpoint.h). */
 #include "mcb_sparse.h"
+#include "mcb_fixedpoint.h"
 
 #include <string.h>
 
@@ -10,76 +10,9 @@
 #include <arm_acle.h>
 #endif
 
-static inline int32_t sp_rdivpot(int32_t x, int exponent) {
-    if (exponent <= 0) return x;
-    const int32_t mask = (int32_t)((1LL << exponent) - 1);
-    const int32_t remainder = x & mask;
-    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (x >> exponent) + (remainder > threshold ? 1 : 0);
-}
-
-static inline int32_t sp_srdhm(int32_t a, int32_t b) {
-    if (a == b && a == INT32_MIN) return INT32_MAX;
-    const int64_t ab = (int64_t)a * (int64_t)b;
-    return (int32_t)((ab + (1LL << 30)) >> 31);
-}
-
-static inline int32_t sp_smmulr(int32_t a, int32_t b) {
-#if MCBK_USE_DSP
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-#else
-    return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
-#endif
-}
-
-static inline int32_t sp_ssat8(int32_t v) {
-#if MCBK_USE_DSP
-    return __ssat(v, 8);
-#else
-    return v < -128 ? -128 : (v > 127 ? 127 : v);
-#endif
-}
-
-static inline int32_t sp_requant(int32_t acc, const mcbk_rq_t *q, int fast, int32_t zp) {
-#if defined(MCBK_EXACT_RQ) && MCBK_EXACT_RQ
-    fast = 0;
-#endif
-    if (fast) {
-        const int32_t h = sp_smmulr(acc << 1, q->mult);
-        return sp_ssat8((h + q->rnd + (h >> 31)) >> q->rs);
-    }
-    const int32_t h = sp_rdivpot(sp_srdhm((int32_t)((uint32_t)acc << q->ls), q->mult), q->rs);
-    return sp_ssat8(h + zp);
-}
-
 static inline int8_t sp_clamp(int32_t v, int32_t lo, int32_t hi) {
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
-
-/* Four saturated outputs clamped to [lo, hi] and stored as one word (SSUB8/SEL). */
-static inline void sp_store4(int8_t *o, int32_t v0, int32_t v1, int32_t v2, int32_t v3, uint32_t lo4, uint32_t hi4,
-                             int32_t lo, int32_t hi) {
-#if MCBK_USE_DSP
-    uint32_t w = ((uint32_t)v0 & 0xFFu) | (((uint32_t)v1 & 0xFFu) << 8) | (((uint32_t)v2 & 0xFFu) << 16) |
-                 ((uint32_t)v3 << 24);
-    (void)__ssub8(w, lo4);
-    w = __sel(w, lo4);
-    (void)__ssub8(w, hi4);
-    w = __sel(hi4, w);
-    memcpy(o, &w, 4);
-    (void)lo; (void)hi;
-#else
-    (void)lo4; (void)hi4;
-    o[0] = sp_clamp(v0, lo, hi);
-    o[1] = sp_clamp(v1, lo, hi);
-    o[2] = sp_clamp(v2, lo, hi);
-    o[3] = sp_clamp(v3, lo, hi);
-#endif
-}
-
-static inline uint32_t sp_splat4(int32_t v) { return ((uint32_t)v & 0xFFu) * 0x01010101u; }
 
 /* acc[j] += the n blocks of one group: input word at x + offsets[i], 16 weight bytes. */
 #if MCBK_USE_DSP
@@ -193,22 +126,22 @@ static inline __attribute__((always_inline)) void sp_pixel_groups(const mcbk_spa
         int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
         const int32_t n = *nnz;
         if (n) sparse_group(x, &off, &w, n, &a0, &a1, &a2, &a3);
-        sp_store4(og, sp_requant(a0, &rq[0], fast, zp), sp_requant(a1, &rq[1], fast, zp),
-                  sp_requant(a2, &rq[2], fast, zp), sp_requant(a3, &rq[3], fast, zp), lo4, hi4, lo, hi);
+        store4(og, requant(a0, &rq[0], fast, zp), requant(a1, &rq[1], fast, zp),
+                  requant(a2, &rq[2], fast, zp), requant(a3, &rq[3], fast, zp), lo4, hi4, lo, hi);
     }
     if (OC & 3) {
         int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
         const int32_t n = *nnz;
         if (n) sparse_group(x, &off, &w, n, &a0, &a1, &a2, &a3);
         const int32_t acc[4] = {a0, a1, a2, a3};
-        for (int32_t j = 0; j < (OC & 3); ++j) og[j] = sp_clamp(sp_requant(acc[j], &rq[j], fast, zp), lo, hi);
+        for (int32_t j = 0; j < (OC & 3); ++j) og[j] = sp_clamp(requant(acc[j], &rq[j], fast, zp), lo, hi);
     }
 }
 
 void mcbk_sparse_conv(const mcbk_sparse_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c;
     const int32_t fast = p->fast_rq;
-    const uint32_t lo4 = sp_splat4(p->act_min), hi4 = sp_splat4(p->act_max);
+    const uint32_t lo4 = splat4(p->act_min), hi4 = splat4(p->act_max);
     const int32_t span_h = (p->k_h - 1) * p->dil_h, span_w = p->k_w - 1;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (size_t)b * H * W * C;

@@ -16,7 +16,7 @@ from mcubench.runtimes.aot.lower import Step, Unsupported, lower_op
 from mcubench.runtimes.aot.planner import MemoryPlan, plan_memory
 
 KERNELS_DIR = Path(__file__).resolve().parents[4] / "firmware" / "kernels"
-KERNEL_FILES = ("mcb_kernels.h", "mcb_kernels.c", "mcb_sparse.h", "mcb_sparse.c")
+KERNEL_FILES = ("mcb_kernels.h", "mcb_fixedpoint.h", "mcb_kernels.c", "mcb_sparse.h", "mcb_sparse.c")
 # No microcontroller target has more RAM than this for one activation tensor; a bigger one
 # means a damaged shape, refused before the compiler spends memory on it.
 MAX_TENSOR_BYTES = 16 * 1024 * 1024
@@ -155,7 +155,7 @@ def compile_model(tflite_bytes: bytes, out_dir, *, dsp: bool = True, profile_ops
     return AotProject(
         out_dir=out_dir,
         sources=[out_dir / "model.c", out_dir / "mcb_kernels.c", out_dir / "mcb_sparse.c"],
-        headers=[out_dir / "model.h", out_dir / "mcb_kernels.h", out_dir / "mcb_sparse.h"],
+        headers=[out_dir / "model.h", out_dir / "mcb_kernels.h", out_dir / "mcb_fixedpoint.h", out_dir / "mcb_sparse.h"],
         workload_source=out_dir / "aot_workload.c",
         arena_bytes=arena,
         ops=[OpInfo(s.op_index, s.opcode, s.macs) for s in steps],
