@@ -153,14 +153,22 @@ def test_torch_global_l1_pruning_reaches_its_sparsity_and_keeps_accuracy():
 @pytest.mark.tflm
 def test_torch_and_onnx_int8_files_run_on_tflm_too(user_model_files, tmp_path, tflm_dir):
     """Issue 18: where TFLM's sources are configured, the converted int8 files also run on the
-    tflm runtime, bit-exact with the host interpreter."""
+    tflm runtime (reference and CMSIS-NN kernels)."""
     require_tool("qemu-system-arm")
     out = tmp_path / "onnx"
     summary = _quantize("--model", str(user_model_files / "cnn.onnx"), "--data", str(user_model_files / "digits_nchw.npz"), out=out)
     path = out / next(v["file"] for v in summary["variants"] if v["recipe"] == "int8")
-    result = json.loads(mcubench("bench", str(path), "--runtime", "tflm", "--json", check=True, timeout=1800,
-                                 env={"MCUBENCH_TFLM_DIR": str(tflm_dir)}).stdout)
-    assert result["outputs_match"] is True and result["correctness"]["max_abs_diff"] == 0
+    def bench(*more: str) -> dict:
+        proc = mcubench("bench", str(path), "--runtime", "tflm", "--json", *more, timeout=1800, env={"MCUBENCH_TFLM_DIR": str(tflm_dir)})
+        assert proc.stdout, proc.stderr
+        return json.loads(proc.stdout)
+
+    # Measured 2026-11-29 with tflite-micro-arduino-examples (TFLM 2.4.0-ALPHA): this model's
+    # output differs from today's TFLM (the host interpreter, which the AOT runtime matches bit
+    # for bit) by 1 on both kernel builds; docs/tflm.md. A larger difference is a defect.
+    for kernels in ("off", "on"):
+        result = bench("--cmsis-nn", kernels)
+        assert result["correctness"]["compared_with"] == "tflm-host" and result["correctness"]["max_abs_diff"] <= 1
 
 
 def _brightest_channel_data(seed: int = 0):
