@@ -40,6 +40,7 @@ from mcubench.core.errors import UserError
 from mcubench.core.identity import tool_version
 from mcubench.core.paths import results_dir
 from mcubench.core.types import WorkloadSpec
+from mcubench.estimate.model import load_cost_model
 from mcubench.recipes import RECIPES
 from mcubench.recipes.variants import example_fingerprint, prepare_model_variant
 from mcubench.results.history import History
@@ -162,6 +163,8 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path | None = None
     boards = _as_list(data.get("boards"), "boards", source) or [DEFAULT_BOARD]
     targets = _as_list(data.get("targets"), "targets", source) or [None]
     warmup, runs = int(data.get("warmup", 1)), int(data.get("runs", 5))
+    if data.get("estimate") is not None:
+        load_cost_model().board(str(data["estimate"]))  # refused here, not in every job
     if warmup < 0 or runs < 1:
         raise UserError(f"{source}: runs must be ≥ 1 and warmup ≥ 0", "e.g. warmup: 1, runs: 5")
     model_entries = [m for m in models if not (isinstance(m, dict) and WORKLOAD_ENTRY in m)]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,7 +37,8 @@ from mcubench.estimate.model import load_cost_model
 from mcubench.models.tflm_host import exact_arena
 from mcubench.recipes.reference_models import ALL_MODELS, REFERENCE_MODELS, model_path
 from mcubench.runtimes.aot.runtime import AotOptions, flash_parts
-from mcubench.runtimes.tflm import TFLM_DIR_ENV, TflmOptions
+from mcubench.runtimes.tflm import TFLM_DIR_ENV, TflmOptions, check_tflm_dir
+from mcubench.runtimes.tflm import tflm_dir as find_tflm_dir
 
 # Targets of the AOT runtime on the reference models (issue 17), in the cost model's cycles.
 TARGET_CYCLE_RATIO = 0.6      # AOT / TFLM+CMSIS-NN estimated cycles, zero wait states
@@ -149,7 +149,7 @@ def bench_model(name: str, *, dsp: bool = True, boards: tuple[str, ...] = ESTIMA
         arena_ratio=int(facts["arena_bytes"]) / tflm,
         weight_bytes=split["weights"], aot_code_bytes=split["model_code"] + split["kernels"],
         flash_bytes=int(result["memory"]["flash_bytes"]),
-        outputs_match=all(o.result.get("outputs_match") is not False for o in results) if results else None,
+        outputs_match=all_matched([o.result.get("outputs_match") for o in results]),
         estimated_cycles=estimates, model_version=(result.get("estimate") or {}).get("model_version"),
         published_cycles_per_mac=published * 1e-3 * PUBLISHED_CLOCK_HZ / macs if published and macs else None, ops=ops)
 
@@ -186,7 +186,7 @@ def measure_tflm(name: str, tflm_dir: str, *, boards: tuple[str, ...] = ESTIMATE
         instructions=first["instructions"], estimated_cycles={b: f["estimated_cycles"] for b, f in figures.items()},
         model_version=first["model_version"], flash_bytes=first["flash_bytes"], model_bytes=first["model_bytes"],
         runtime_bytes=first["runtime_bytes"],
-        outputs_match=all(f["outputs_match"] is not False for f in figures.values()), ops=figures.get("mps2-an386", first)["ops"])
+        outputs_match=all_matched([f["outputs_match"] for f in figures.values()]), ops=figures.get("mps2-an386", first)["ops"])
 
 
 def _f(v: float | None, fmt: str = ".2f") -> str:
@@ -272,16 +272,21 @@ def parse_boards(text: str) -> tuple[str, ...]:
     return boards
 
 
+def all_matched(matches: list[bool | None]) -> bool | None:
+    """True or False over the runs that compared outputs; None when none did (shown as "?")."""
+    compared = [m for m in matches if m is not None]
+    return all(compared) if compared else None
+
+
 def run(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = [n for n in names if n not in ALL_MODELS]
     if unknown:
         raise UserError(f"unknown model(s) {', '.join(unknown)}", f"choose from {', '.join(ALL_MODELS)}")
     boards = parse_boards(args.estimate)
-    tflm_dir = args.tflm_dir or os.environ.get(TFLM_DIR_ENV)
-    if tflm_dir and not (Path(tflm_dir) / "src").is_dir():
-        raise UserError(f"{tflm_dir} is not a TFLM checkout in Arduino-library layout (no src/)",
-                        "point --tflm-dir or MCUBENCH_TFLM_DIR at tflite-micro-arduino-examples")
+    tflm_dir = find_tflm_dir(args.tflm_dir)
+    if tflm_dir is not None:
+        check_tflm_dir(tflm_dir)  # refused now, not minutes later in a build
     kernel_paths = {"dsp": [True], "portable": [False], "both": [True, False]}[args.kernels]
     rows = []
     for name in names:

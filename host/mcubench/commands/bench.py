@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
 def main_job_epilogue(args: argparse.Namespace, request: BenchRequest, result: dict) -> None:
     """After the main job's table: TFLM measured beside it (when its sources are configured
     and no runtime was chosen), then the commands that take the same model to a real board."""
-    if args.runtime is None and tflm_dir() is not None:
+    if args.runtime is None and tflm_dir(getattr(args, "tflm_dir", None)) is not None:
         tflm = tflm_beside(args, request)
         if tflm is not None:
             print_side_by_side(result, tflm)

@@ -21,6 +21,9 @@ from typing import Any
 
 from mcubench.commands.model_variants import add_source_args, run_command
 from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_json_atomic
+from mcubench.estimate.model import load_cost_model
+from mcubench.recipes.prune import parse_structure
 from mcubench.recipes.variants import check_out_dir
 from mcubench.results.history import History
 from mcubench.results.report import write_report
@@ -100,8 +103,11 @@ def recipe_grid(args: argparse.Namespace, quantize: tuple[str, ...], schedules: 
                 begin_end: list[tuple[int, int]]) -> list[tuple[str, dict[str, Any]]]:
     """Every (recipe, parameters) the structures, schedules, sparsities and quantizations ask for."""
     grid: list[tuple[str, dict[str, Any]]] = []
+    block, m_by_n = parse_structure("prune --block", "" if ":" in args.block else args.block, args.block if ":" in args.block else "")
     for structure in _structures(args):
-        for s in _sparsities(args):
+        # M:N fixes the sparsity (tfmot ignores the schedule's target): one job, named by what it reaches.
+        sparsities = [1 - m_by_n[0] / m_by_n[1]] if structure == "block" and m_by_n else _sparsities(args)
+        for s in sparsities:
             for q in quantize:
                 if structure == "channels":
                     grid.append(("prune_channels", {"epochs": args.epochs, "sparsity": s, "quantize": q}))
@@ -144,6 +150,7 @@ def run_study(args: argparse.Namespace) -> int:
         raise UserError("the pruning study runs on a built-in example", "give --example digits or --example kws_dscnn")
     if args.workers is not None and args.workers < 1:
         raise UserError("--workers must be at least 1", "e.g. --workers 2")
+    load_cost_model().board(args.estimate)  # a mistyped assumption is refused before any training
     out = Path(args.out)
     check_out_dir(out, args.force)
     schedules = ("constant", "polynomial") if args.schedule in (None, "both") else (args.schedule,)
@@ -165,8 +172,8 @@ def run_study(args: argparse.Namespace) -> int:
                         (summary.failures[0]["error"].splitlines()[0] if summary.failures else "see the sweep's failures"))
     report = study_report(rows, records, f"pruning study: {args.example}")
     files = write_report(report, out)
-    (out / "study.json").write_text(json.dumps({"example": args.example, "estimate": args.estimate, "rows": rows,
-                                                "failures": summary.failures, "history": summary.history}, indent=2) + "\n")
+    write_json_atomic(out / "study.json", {"example": args.example, "estimate": args.estimate, "rows": rows,
+                                           "failures": summary.failures, "history": summary.history})
     if args.json:
         json.dump({"rows": rows, "failures": summary.failures, "report": str(files.html)}, sys.stdout, indent=2)
         sys.stdout.write("\n")

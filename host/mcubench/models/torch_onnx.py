@@ -72,9 +72,12 @@ def load_torch_callable(spec: str) -> tuple[Any, np.ndarray]:
     module_name, _, func_name = spec.partition(":")
     try:
         func = getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError) as err:
+    except (ImportError, AttributeError, ValueError) as err:  # ValueError: an empty module name
         raise UserError(f"model callable {spec} cannot be imported: {err}", "give it as package.module:function") from None
-    result = func()
+    try:
+        result = func()
+    except Exception as err:  # the user's code: one line naming it, the traceback with --traceback
+        raise UserError(f"model callable {spec} failed: {type(err).__name__}: {err}", "run it in Python to see where") from err
     if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], torch.nn.Module)):
         raise UserError(f"model callable {spec} returned {type(result).__name__}", "return (torch.nn.Module, example_input)")
     module, example = result

@@ -236,7 +236,7 @@ def prune_channels(model: Any, sparsity: float, criterion: str = "l2", multiple:
     try:
         pruned = keras.models.clone_model(model, clone_function=clone)
     except Exception as err:  # noqa: BLE001 - Keras raises many kinds
-        raise UserError(f"channel pruning cannot rebuild model {model.name}: {str(err).splitlines()[0][:300]}",
+        raise UserError(f"channel pruning cannot rebuild model {model.name}: {(str(err).splitlines() or [type(err).__name__])[0][:300]}",
                         "use standard Keras layers (Conv2D, DepthwiseConv2D, Dense, BatchNormalization, Add...)") from None
     report = {}
     for old in model.layers:
