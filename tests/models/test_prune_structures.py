@@ -125,3 +125,17 @@ def test_prune_study_reports_device_columns_and_plots(tmp_path):
     assert dense["metric"] is None and not (out / "plots" / "metric_latency.png").exists()
     assert (out / "plots" / "size_sparsity.png").is_file()
     assert "Pruning study" in (out / "report.md").read_text()
+
+
+def test_m_by_n_makes_one_job_per_schedule_named_by_the_sparsity_it_reaches():
+    """tfmot's M:N ignores the schedule's target sparsity: asking for three sparsities must not
+    train three identical models labelled 50, 75 and 87.5 %."""
+    from mcubench import cli
+    from mcubench.commands.prune import recipe_grid
+
+    args = cli.build_parser().parse_args(["prune", "--example", "digits", "--out", "x", "--structure", "block,none",
+                                          "--block", "2:4", "--sparsity", "0.5,0.75,0.875"])
+    grid = recipe_grid(args, ("int8",), ("constant",), [(0, 3)])
+    m_by_n = [params for _, params in grid if params.get("m_by_n")]
+    assert [p["sparsity"] for p in m_by_n] == [0.5]
+    assert sorted(p["sparsity"] for _, p in grid if not p.get("m_by_n")) == [0.5, 0.75, 0.875]

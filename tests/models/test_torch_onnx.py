@@ -230,3 +230,24 @@ def test_sweep_entry_names_an_onnx_model_with_its_data(user_model_files):
     record = outcome["record"]
     assert record["outputs_match"] is True
     assert record["host"]["accuracy"] > 0.85
+
+
+def test_module_function_specs_load_or_fail_in_one_line(tmp_path, monkeypatch):
+    """`--model package.module:function` returning (nn.Module, example_input); bad specs and a
+    failing function are one UserError line each."""
+    _require_extra()
+    from mcubench.core.errors import UserError
+    from mcubench.models.torch_onnx import load_torch_callable
+
+    (tmp_path / "user_models.py").write_text(
+        "import torch\n"
+        "def tiny():\n    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2)), torch.zeros(1, 1, 2, 2)\n"
+        "def broken():\n    raise RuntimeError('no weights file')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module, example = load_torch_callable("user_models:tiny")
+    assert example.shape == (1, 1, 2, 2) and not module.training
+    for spec, needle in ((":tiny", "cannot be imported"), ("user_models:nope", "cannot be imported"),
+                         ("user_models:broken", "failed: RuntimeError: no weights file")):
+        with pytest.raises(UserError, match=needle):
+            load_torch_callable(spec)
