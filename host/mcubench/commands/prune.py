@@ -94,8 +94,8 @@ def _begin_end(args: argparse.Namespace) -> list[tuple[int, int]]:
         pairs = [tuple(int(v) for v in item.split(":")) for item in args.begin_end.split(",") if item.strip()]
     except ValueError:
         pairs = []
-    if not pairs or any(len(p) != 2 or p[1] <= p[0] for p in pairs):
-        raise UserError(f"--begin-end {args.begin_end!r} is not a list of BEGIN:END epochs with END > BEGIN", "e.g. --begin-end 0:3,1:3")
+    if not pairs or any(len(p) != 2 or p[0] < 0 or p[1] <= p[0] for p in pairs):
+        raise UserError(f"--begin-end {args.begin_end!r} is not a list of BEGIN:END epochs with END > BEGIN >= 0", "e.g. --begin-end 0:3,1:3")
     return pairs  # type: ignore[return-value]
 
 
