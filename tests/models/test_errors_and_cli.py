@@ -176,3 +176,17 @@ def test_analyze_takes_the_model_as_an_argument_and_says_which_runtimes_run_it(d
     assert support["aot"] is not None and "AOT" in support["aot"]  # the AOT kernels are int8 only
     assert main(["analyze", str(int8), "--model", str(int8)]) == 2
     assert "analyze takes one model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["quantize", "--model", "m.onnx", "--framework", "torch"], "--framework torch applies to --example"),
+    (["prune", "--example", "digits", "--study", "--framework", "torch"], "the pruning study runs the Keras examples"),
+    (["prune", "--example", "digits", "--study", "--begin-end=-1:3"], "END > BEGIN >= 0"),
+    (["prune", "--example", "digits", "--study", "--estimate", "nope"], "no cycle-estimate assumptions for board `nope`"),
+])
+def test_contradictory_options_are_refused_in_one_line_before_any_work(argv, needle, tmp_path, capsys):
+    """Options that would be silently ignored, or would fail in every job of a study, are refused first."""
+    out = tmp_path / "out"
+    assert main([*argv, "--out", str(out)]) == 2
+    assert needle in capsys.readouterr().err
+    assert not out.exists()

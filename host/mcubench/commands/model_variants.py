@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mcubench.core.errors import UserError
 from mcubench.core.params import parse_params
 from mcubench.models.data import load_dataset
 from mcubench.models.examples import load_example
@@ -23,7 +24,7 @@ def add_source_args(parser: argparse.ArgumentParser, *, out_required: bool = Tru
     group.add_argument("--model", help="trained model: .keras, .h5, SavedModel dir, .tflite, .pt2 (torch.export.save), "
                                         ".onnx, or package.module:function returning (torch.nn.Module, example_input)")
     group.add_argument("--example", help="built-in example: digits, sine, kws_dscnn")
-    parser.add_argument("--framework", choices=("keras", "torch"), default="keras",
+    parser.add_argument("--framework", choices=("keras", "torch"), default=None,
                         help=f"the example's framework (default keras; torch: {', '.join(TORCH_EXAMPLES)}, data channels first)")
     parser.add_argument("--data", help="dataset: .npz/.npy or package.module:function (default: the example's)")
     parser.add_argument("--out", required=out_required, help="output directory (written atomically)")
@@ -35,6 +36,9 @@ def add_source_args(parser: argparse.ArgumentParser, *, out_required: bool = Tru
 
 
 def resolve_source(args: argparse.Namespace) -> Source:
+    if args.model and args.framework:
+        raise UserError(f"--framework {args.framework} applies to --example; a model file's type decides its framework",
+                        f"drop --framework (mcubench reads {Path(str(args.model)).suffix or 'the model'} as it is)")
     if args.example and args.framework == "torch":
         model, data, _ = load_torch_example(args.example, seed=args.seed)
         dataset = load_dataset(args.data) if args.data else data

@@ -148,6 +148,9 @@ def run_study(args: argparse.Namespace) -> int:
     """The pruning study: a sweep of int8 variants on the emulated board, one table, one report."""
     if not args.example:
         raise UserError("the pruning study runs on a built-in example", "give --example digits or --example kws_dscnn")
+    if args.framework == "torch" or args.data:
+        raise UserError("the pruning study runs the Keras examples on their own data",
+                        "drop --framework/--data; PyTorch pruning: mcubench prune --framework torch --method torch_channels")
     if args.workers is not None and args.workers < 1:
         raise UserError("--workers must be at least 1", "e.g. --workers 2")
     load_cost_model().board(args.estimate)  # a mistyped assumption is refused before any training
