@@ -207,6 +207,30 @@ static inline void dot_row4(const int8_t *x, const int8_t **wp, int32_t n4,
 }
 #endif
 
+/* One step of mcbk_dot_2px4ch: 4 input bytes of 2 pixels times 2 channels (r0/r1 the pixels,
+ * r2 the weights); the loop runs it twice per iteration. */
+#define MCBK_2PX_STEP \
+    "    ldr r8, [r0], #4\n" \
+    "    ldr r9, [r1], #4\n" \
+    "    ldr r11, [r2], #4\n" \
+    "    sxtb16 r12, r8\n" \
+    "    sxtb16 r8, r8, ror #8\n" \
+    "    sxtb16 lr, r9\n" \
+    "    sxtb16 r9, r9, ror #8\n" \
+    "    sxtb16 r10, r11\n" \
+    "    sxtb16 r11, r11, ror #8\n" \
+    "    smlad r4, r12, r10, r4\n" \
+    "    smlad r4, r8, r11, r4\n" \
+    "    smlad r6, lr, r10, r6\n" \
+    "    smlad r6, r9, r11, r6\n" \
+    "    ldr r11, [r2], #12\n" \
+    "    sxtb16 r10, r11\n" \
+    "    sxtb16 r11, r11, ror #8\n" \
+    "    smlad r5, r12, r10, r5\n" \
+    "    smlad r5, r8, r11, r5\n" \
+    "    smlad r7, lr, r10, r7\n" \
+    "    smlad r7, r9, r11, r7\n"
+
 #if MCBK_USE_DSP
 /* Two pixels x four output channels of a convolution, all kernel rows and `groups` groups of
  * four channels, in assembly: every register is needed (r0-r12 and lr), which inline assembly
@@ -263,47 +287,9 @@ __asm__(
     "    b 5f\n"
     "    .p2align 2\n"
     "3:\n"                               /* a step: 4 input bytes, 2 pixels, 2 channels */
-    "    ldr r8, [r0], #4\n"
-    "    ldr r9, [r1], #4\n"
-    "    ldr r11, [r2], #4\n"
-    "    sxtb16 r12, r8\n"
-    "    sxtb16 r8, r8, ror #8\n"
-    "    sxtb16 lr, r9\n"
-    "    sxtb16 r9, r9, ror #8\n"
-    "    sxtb16 r10, r11\n"
-    "    sxtb16 r11, r11, ror #8\n"
-    "    smlad r4, r12, r10, r4\n"
-    "    smlad r4, r8, r11, r4\n"
-    "    smlad r6, lr, r10, r6\n"
-    "    smlad r6, r9, r11, r6\n"
-    "    ldr r11, [r2], #12\n"
-    "    sxtb16 r10, r11\n"
-    "    sxtb16 r11, r11, ror #8\n"
-    "    smlad r5, r12, r10, r5\n"
-    "    smlad r5, r8, r11, r5\n"
-    "    smlad r7, lr, r10, r7\n"
-    "    smlad r7, r9, r11, r7\n"
+    MCBK_2PX_STEP
     "5:\n"
-    "    ldr r8, [r0], #4\n"
-    "    ldr r9, [r1], #4\n"
-    "    ldr r11, [r2], #4\n"
-    "    sxtb16 r12, r8\n"
-    "    sxtb16 r8, r8, ror #8\n"
-    "    sxtb16 lr, r9\n"
-    "    sxtb16 r9, r9, ror #8\n"
-    "    sxtb16 r10, r11\n"
-    "    sxtb16 r11, r11, ror #8\n"
-    "    smlad r4, r12, r10, r4\n"
-    "    smlad r4, r8, r11, r4\n"
-    "    smlad r6, lr, r10, r6\n"
-    "    smlad r6, r9, r11, r6\n"
-    "    ldr r11, [r2], #12\n"
-    "    sxtb16 r10, r11\n"
-    "    sxtb16 r11, r11, ror #8\n"
-    "    smlad r5, r12, r10, r5\n"
-    "    smlad r5, r8, r11, r5\n"
-    "    smlad r7, lr, r10, r7\n"
-    "    smlad r7, r9, r11, r7\n"
+    MCBK_2PX_STEP
     "    subs r3, r3, #1\n"
     "    bne 3b\n"
     "    ldr r3, [sp, #12]\n"
