@@ -151,24 +151,30 @@ def test_torch_global_l1_pruning_reaches_its_sparsity_and_keeps_accuracy():
 
 
 @pytest.mark.tflm
-def test_torch_and_onnx_int8_files_run_on_tflm_too(user_model_files, tmp_path, tflm_dir):
+@pytest.mark.parametrize("suffix", ["pt2", "onnx"])
+def test_torch_and_onnx_int8_files_are_bit_exact_on_tflm_too(user_model_files, tmp_path, tflm_dir, suffix):
     """Issue 18: where TFLM's sources are configured, the converted int8 files also run on the
-    tflm runtime (reference and CMSIS-NN kernels)."""
+    tflm runtime bit-exact against the host interpreter (reference and CMSIS-NN kernels), on
+    the fixed input and on 30 test images. Their global average pool is an int8 MEAN with
+    equal input and output scales, which the Arduino library's TFLM averages by truncating
+    division: the workload registers mcubench's MEAN (firmware/runtimes/tflm/mcb_mean.cc)."""
     require_tool("qemu-system-arm")
-    out = tmp_path / "onnx"
-    summary = _quantize("--model", str(user_model_files / "cnn.onnx"), "--data", str(user_model_files / "digits_nchw.npz"), out=out)
+    out = tmp_path / suffix
+    data = user_model_files / "digits_nchw.npz"
+    summary = _quantize("--model", str(user_model_files / f"cnn.{suffix}"), "--data", str(data), out=out)
     path = out / next(v["file"] for v in summary["variants"] if v["recipe"] == "int8")
-    def bench(*more: str) -> dict:
-        proc = mcubench("bench", str(path), "--runtime", "tflm", "--json", *more, timeout=1800, env={"MCUBENCH_TFLM_DIR": str(tflm_dir)})
-        assert proc.stdout, proc.stderr
-        return json.loads(proc.stdout)
-
-    # Measured 2026-11-29 with tflite-micro-arduino-examples (TFLM 2.4.0-ALPHA): this model's
-    # output differs from today's TFLM (the host interpreter, which the AOT runtime matches bit
-    # for bit) by 1 on both kernel builds; docs/tflm.md. A larger difference is a defect.
+    env = {"MCUBENCH_TFLM_DIR": str(tflm_dir)}
     for kernels in ("off", "on"):
-        result = bench("--cmsis-nn", kernels)
-        assert result["correctness"]["compared_with"] == "tflm-host" and result["correctness"]["max_abs_diff"] <= 1
+        proc = mcubench("bench", str(path), "--runtime", "tflm", "--json", "--cmsis-nn", kernels, timeout=1800, env=env)
+        assert proc.stdout, proc.stderr
+        result = json.loads(proc.stdout)
+        assert result["correctness"]["compared_with"] == "tflm-host"
+        assert result["correctness"]["max_abs_diff"] == 0, kernels
+    proc = mcubench("validate", str(path), "--data", str(data), "--runtime", "tflm", "--samples", "30", "--json",
+                    timeout=1800, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(proc.stdout)
+    assert doc["samples"] == 30 and doc["bit_exact"] == 30, [s for s in doc["per_sample"] if not s["bit_exact"]]
 
 
 def _brightest_channel_data(seed: int = 0):

@@ -48,8 +48,13 @@ def test_renders_every_deployable_example_variant(example, recipe, example_varia
     assert len(registered) == len(set(registered))
     assert f"#define MCB_TFLM_RESOLVER_OPS {len(registered)}" in workload
     assert "AllOpsResolver" not in workload and "all_ops_resolver" not in workload
-    # dense weights quantized per channel get mcubench's kernel (the library reads one scale)
+    # dense weights quantized per channel get mcubench's kernel (the library reads one scale),
+    # and so does an integer MEAN (the library truncates or rescales in float)
     assert ("resolver->AddFullyConnected(tflite::Register_MCB_FULLY_CONNECTED_PER_CHANNEL())" in workload) == facts.fc_per_channel
+    assert ("Override(tflite::BuiltinOperator_MEAN, tflite::Register_MCB_MEAN())" in workload) == facts.integer_mean
+    assert ("MicroInterpreter(model, ops," in workload)
+    if example == "kws_dscnn" and recipe == "int8":
+        assert facts.integer_mean  # its global average pool
 
     # the C array round-trips to the model's bytes, aligned, with its hash
     assert c_array_bytes(model_c, "mcb_model_data") == model

@@ -22,6 +22,21 @@ void McbOpProfiler::EndEvent(uint32_t handle) {
   if (handle < static_cast<uint32_t>(capacity_)) ticks_[handle] = end - start_;
 }
 
+bool McbOverridingResolver::Override(tflite::BuiltinOperator op, const TfLiteRegistration& registration) {
+  if (count_ == kMaxOverrides) return false;
+  overrides_[count_] = registration;
+  overrides_[count_].builtin_code = op;
+  count_++;
+  return true;
+}
+
+const TfLiteRegistration* McbOverridingResolver::FindOp(tflite::BuiltinOperator op) const {
+  for (int i = 0; i < count_; i++) {
+    if (overrides_[i].builtin_code == op) return &overrides_[i];
+  }
+  return base_.FindOp(op);
+}
+
 #ifndef MCB_TFLM_LIBRARY_DEBUGLOG
 /* TFLM prints its errors (e.g. "Didn't find op for builtin opcode") through DebugLog in
  * fragments; collect them into lines and send each as a `log` record so the host shows

@@ -94,6 +94,7 @@ class ModelFacts:
     output_dtype: str
     subgraphs: int
     fc_per_channel: bool = False  # dense weights quantized per output channel
+    integer_mean: bool = False  # a MEAN on int8/int16 tensors
 
 
 _DTYPE_BYTES = {"FLOAT32": 4, "INT32": 4, "UINT32": 4, "INT8": 1, "UINT8": 1, "INT16": 2, "FLOAT16": 2, "INT64": 8, "BOOL": 1, "FLOAT64": 8}
@@ -137,7 +138,32 @@ def model_facts(model_bytes: bytes, source: str = "model") -> ModelFacts:
             and len(parsed.tensor(op.inputs[1]).scale) > 1
             for op in parsed.ops
         ),
+        integer_mean=any(op.name == "MEAN" and parsed.tensor(op.inputs[0]).dtype in ("INT8", "INT16") for op in parsed.ops),
     )
+
+
+@dataclass(frozen=True)
+class KernelOverride:
+    """mcubench's kernel for one op, where the Arduino library's TFLM computes differently from
+    today's TFLM (which the host interpreter is)."""
+
+    method: str  # the resolver method, e.g. AddMean
+    op: str  # the builtin op, e.g. MEAN
+    function: str  # the registration function in firmware/runtimes/tflm/
+    # This TFLM's resolver method takes the registration as its argument (AddFullyConnected);
+    # otherwise McbOverridingResolver answers for the op.
+    as_argument: bool
+
+
+def kernel_overrides(facts: ModelFacts) -> list[KernelOverride]:
+    """Its FULLY_CONNECTED reads one weight scale (mcb_fc_per_channel.cc); its integer MEAN
+    truncates or rescales in float (mcb_mean.cc)."""
+    overrides = []
+    if facts.fc_per_channel:
+        overrides.append(KernelOverride("AddFullyConnected", "FULLY_CONNECTED", "Register_MCB_FULLY_CONNECTED_PER_CHANNEL", True))
+    if facts.integer_mean:
+        overrides.append(KernelOverride("AddMean", "MEAN", "Register_MCB_MEAN", False))
+    return overrides
 
 
 def resolver_methods_for(facts: ModelFacts, source: str = "model") -> list[str]:
@@ -410,10 +436,7 @@ class TflmRuntime(Runtime):
             "output_bytes_len": facts.output_bytes,
             "op_names": list(facts.op_names),
             "resolver_methods": methods,
-            # The library's FULLY_CONNECTED reads one weight scale; per-channel dense weights
-            # get mcubench's kernel (firmware/runtimes/tflm/mcb_fc_per_channel.cc).
-            "registrations": {"AddFullyConnected": "tflite::Register_MCB_FULLY_CONNECTED_PER_CHANNEL()"}
-            if facts.fc_per_channel else {},
+            "overrides": kernel_overrides(facts),
             "arena_bytes": plan.bytes,
             "arena_exact": plan.exact_bytes,
             "arena_margin": plan.margin_bytes,
@@ -463,6 +486,7 @@ class TflmRuntime(Runtime):
             "ops": list(facts.op_names),
             "op_set": list(facts.op_set),
             "resolver_methods": methods,
+            "kernel_overrides": {o.op: o.function for o in kernel_overrides(facts)},
             "arena": plan.to_dict(),
             "kernels": kernels,
             "tflm_dir": str(directory) if directory else None,
