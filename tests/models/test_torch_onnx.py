@@ -103,6 +103,21 @@ def test_torch_example_int8_close_to_float_and_bit_exact_on_the_board(tmp_path):
     _bench_aot_matches_tflm(path)
 
 
+def test_torch_kws_example_runs_bit_exact_on_the_board(tmp_path):
+    """Issue 18: `--example kws_dscnn --framework torch` (the DS-CNN's twin in PyTorch, NCHW,
+    synthetic data: latency only, so no accuracy) quantizes to int8 with int8 I/O, and the AOT
+    runtime runs it bit-exact. Its 1-channel first convolution becomes a DEPTHWISE_CONV_2D."""
+    _require_extra()
+    out = tmp_path / "kws_torch"
+    summary = _quantize("--example", "kws_dscnn", "--framework", "torch", out=out)
+    assert summary["dataset"]["name"] == "kws-synthetic-nchw"
+    int8 = next(v for v in summary["variants"] if v["recipe"] == "int8")
+    assert int8["deployable_tflm"] is True
+    ops = [o["name"] for o in json.loads((out / "int8.analysis.json").read_text())["ops"]]
+    assert ops[0] == "DEPTHWISE_CONV_2D" and ops[-2:] == ["MEAN", "FULLY_CONNECTED"]
+    _bench_aot_matches_tflm(out / int8["file"])
+
+
 @pytest.mark.parametrize("suffix", ["pt2", "onnx"])
 def test_user_cnn_file_int8_close_to_float_and_bit_exact_on_the_board(user_model_files, tmp_path, suffix):
     """Issue 18: `quantize --model M.pt2|M.onnx --data D.npz` with NCHW data."""

@@ -8,8 +8,8 @@ the AOT runtime's ``--icache on``), cycles per MAC, the planned
 activation arena next to TFLM's exact arena for the same model, flash (weights, AOT code, whole
 image), and whether the outputs equal the host TFLM interpreter's. With TFLM sources
 (``MCUBENCH_TFLM_DIR`` or ``--tflm-dir``) TFLM + CMSIS-NN is measured the same way on the same
-model (cached per model, cost-model version and assumption), next to the best published
-Cortex-M4 figure for the reference models.
+model (cached per model, cost-model version, assumption, TFLM checkout and mcubench's own TFLM
+code), next to the best published Cortex-M4 figure for the reference models.
 
     mcubench aot-bench [--models ref_dscnn,ref_autoencoder] [--kernels dsp|portable] [--ops] [--json]
 
@@ -154,9 +154,20 @@ def bench_model(name: str, *, dsp: bool = True, boards: tuple[str, ...] = ESTIMA
         published_cycles_per_mac=published * 1e-3 * PUBLISHED_CLOCK_HZ / macs if published and macs else None, ops=ops)
 
 
+def tflm_glue_digest() -> str:
+    """mcubench's own part of a TFLM build (its kernels for ops the library computes
+    differently, the profiler, the rendered workload): a change to it measures TFLM again."""
+    digest = hashlib.sha256()
+    for source in sorted([*(paths.firmware_dir() / "runtimes" / "tflm").rglob("*"), *(paths.templates_dir() / "tflm").rglob("*")]):
+        if source.is_file():
+            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()
+
+
 def tflm_cache_path(path: Path, board: str, tflm_dir: str) -> Path:
     key = hashlib.sha256("\0".join([TFLM_CACHE_VERSION, hashlib.sha256(path.read_bytes()).hexdigest(), board,
-                                      load_cost_model().model_version, str(Path(tflm_dir).resolve())]).encode())
+                                      load_cost_model().model_version, str(Path(tflm_dir).resolve()),
+                                      tflm_glue_digest()]).encode())
     return paths.work_dir() / "aot-bench" / f"tflm-{key.hexdigest()[:16]}.json"
 
 
