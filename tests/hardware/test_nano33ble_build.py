@@ -38,6 +38,13 @@ def digits_int8() -> Path:
     return prepare_example_variant("digits", "int8").path
 
 
+@pytest.fixture(scope="module")
+def kws_int8() -> Path:
+    from mcubench.recipes.variants import prepare_example_variant
+
+    return prepare_example_variant("kws_dscnn", "int8").path
+
+
 def pio() -> str:
     from mcubench.core.pio_offline import ensure_tool_scons, pio_executable
 
@@ -140,15 +147,22 @@ def test_build_tflm_from_a_local_checkout(tflm_dir, digits_int8):
 
 
 @pytest.mark.tflm
-def test_build_tflm_as_a_platformio_library(tflm_dir, digits_int8, tmp_path):
+def test_build_tflm_as_a_platformio_library(tflm_dir, kws_int8, tmp_path):
     """The `lib_deps` route users get by default (the library downloaded by PlatformIO), here
     with the same library found in a library folder, which PlatformIO's dependency finder
-    compiles the same way; its `depends` are not fetched."""
+    compiles the same way; its `depends` are not fetched. The keyword-spotting model takes
+    both of mcubench's kernel overrides (per-channel FULLY_CONNECTED as the resolver's
+    argument, integer MEAN through the overriding resolver) beside the whole library."""
     libs = tmp_path / "libs"
     libs.mkdir()
     (libs / "Arduino_TensorFlowLite").symlink_to(tflm_dir)
     env = {"MCUBENCH_TFLM_DIR": "", "MCUBENCH_TFLM_LIB": "Arduino_TensorFlowLite", "PLATFORMIO_LIB_EXTRA_DIRS": str(libs)}
-    record = build_json(str(digits_int8), "--runtime", "tflm", env=env)
-    ini = (Path(record["image"]["project_dir"]) / "platformio.ini").read_text()
+    record = build_json(str(kws_int8), "--runtime", "tflm", env=env)
+    project = Path(record["image"]["project_dir"])
+    ini = (project / "platformio.ini").read_text()
     assert "lib_deps =\n    Arduino_TensorFlowLite" in ini
     assert record["memory"]["flash_split"]["runtime"] > 0
+    overrides = json.loads((project / "tflm-facts.json").read_text())["kernel_overrides"]
+    assert overrides == {"FULLY_CONNECTED": "Register_MCB_FULLY_CONNECTED_PER_CHANNEL", "MEAN": "Register_MCB_MEAN"}
+    linked = " ".join(symbols(Path(record["image"]["elf"])))
+    assert "Register_MCB_MEAN" in linked and "Register_MCB_FULLY_CONNECTED_PER_CHANNEL" in linked
