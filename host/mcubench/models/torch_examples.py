@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import os
-import tempfile
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +24,7 @@ import numpy as np
 
 from mcubench.core import paths, progress
 from mcubench.core.errors import UserError
+from mcubench.core.fileio import write_bytes_atomic
 from mcubench.models import torch_onnx
 from mcubench.models.data import Dataset
 from mcubench.models.examples import digits_dataset, kws_dataset
@@ -136,11 +136,9 @@ def load_torch_example(name: str, seed: int = 0, retrain: bool = False) -> tuple
     if not loaded:
         with progress.step(f"training PyTorch example {name} ({spec.epochs} epochs, once: the model is cached)"):
             train_classifier(module, dataset, spec.epochs, spec.batch_size, spec.learning_rate, seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state_dict.")
-        os.close(fd)
-        torch.save(module.state_dict(), tmp)
-        os.replace(tmp, path)  # a concurrent reader never sees half a file
+        buffer = io.BytesIO()
+        torch.save(module.state_dict(), buffer)
+        write_bytes_atomic(path, buffer.getvalue())  # a concurrent reader never sees half a file
     module.eval()
     source = SourceModel(None, "torch", torch_module=module, example_input=dataset.x_train[:1].copy(), label=f"{name}_torch")
     return source, dataset, path
