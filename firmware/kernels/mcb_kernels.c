@@ -511,16 +511,9 @@ __asm__(
     "    str r10, [sp, #24]\n"
     "    str r7, [sp, #28]\n"
     "    str r8, [sp, #32]\n"
-    "    adr.w r12, 10f\n"
-    "    cmp r5, #1\n"
-    "    it eq\n"
-    "    adreq.w r12, 11f\n"
-    "    cmp r5, #2\n"
-    "    it eq\n"
-    "    adreq.w r12, 12f\n"
-    "    cmp r5, #3\n"
-    "    it eq\n"
-    "    adreq.w r12, 13f\n"
+    "    adr.w r12, 10f\n"              /* the loop entry: step `entry`, 92 bytes a step */
+    "    movs r11, #92\n"
+    "    mla r12, r5, r11, r12\n"
     "    orr r12, r12, #1\n"             /* a Thumb address for BX */
     "    str r12, [sp, #4]\n"
     "6:\n"                               /* a group: accumulators from the bias */
@@ -540,6 +533,9 @@ __asm__(
     MCBK_FC_STEP
     "13:\n"
     MCBK_FC_STEP
+    "    .if (11b - 10b) != 92 || (13b - 12b) != 92\n"
+    "    .error \"mcbk_fc_rows4: a step is not 92 bytes\"\n"
+    "    .endif\n"
     "    subs r2, r2, #1\n"
     "    bne 10b\n"
     "    ldr r12, [sp, #24]\n"
@@ -570,21 +566,23 @@ __asm__(
     "    .size mcbk_fc_rows4, . - mcbk_fc_rows4\n"
     "    .popsection\n");
 
-/* FULLY_CONNECTED (and 1x1 convolutions over 1x1 images) with the short requantization: the
- * full groups in assembly, a last partial group (out_c % 4 channels) in C. */
+/* FULLY_CONNECTED (and 1x1 convolutions over 1x1 images) with the short requantization, all in
+ * the assembly: the full groups straight into the output, a last partial group (out_c % 4
+ * channels; the layout pads it with zero weights, zero bias and zero multipliers) into a word
+ * of which only its channels are copied. */
 static void fc_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
     const int32_t n4 = p->row_pad >> 2, OC = p->out_c, C = p->in_c, full = OC >> 2;
-    const int32_t lo = p->act_min, hi = p->act_max, zp_out = p->out_offset;
-    const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
-    const mcbk_fc_args_t args = {(n4 + 3) >> 2, (4 - (n4 & 3)) & 3, full, lo4, hi4, p->bias, p->rq};
+    const uint32_t lo4 = splat4(p->act_min), hi4 = splat4(p->act_max);
+    const int32_t iters = (n4 + 3) >> 2, entry = (4 - (n4 & 3)) & 3;
+    const mcbk_fc_args_t args = {iters, entry, full, lo4, hi4, p->bias, p->rq};
+    const mcbk_fc_args_t last = {iters, entry, 1, lo4, hi4, p->bias + 4 * full, p->rq + 4 * full};
+    const int8_t *w_last = p->weights + (size_t)full * 16 * n4;
     for (int32_t b = 0; b < p->batches; ++b, in += C, out += OC) {
         if (full) mcbk_fc_rows4(in, p->weights, &args, out);
         if (4 * full < OC) {
-            const int8_t *w = p->weights + (size_t)full * 16 * n4;
-            const int32_t *bias = p->bias + 4 * full;
-            int32_t acc[4] = {bias[0], bias[1], bias[2], bias[3]};
-            dot_row4(in, &w, n4, &acc[0], &acc[1], &acc[2], &acc[3]);
-            conv_out4(out + 4 * full, acc, p->rq + 4 * full, OC - 4 * full, 1, zp_out, lo4, hi4, lo, hi);
+            int8_t word[4];
+            mcbk_fc_rows4(in, w_last, &last, word);
+            for (int32_t j = 4 * full; j < OC; ++j) out[j] = word[j - 4 * full];
         }
     }
 }
