@@ -425,7 +425,7 @@ static inline void conv_out4(int8_t *og, const int32_t *acc, const mcbk_rq_t *rq
 }
 
 #if MCBK_FAST_OUT_2PX
-/* One step of mcbk_fc_dot4: 4 input bytes times 4 channels (16 MACs). The five single loads
+/* One step of mcbk_fc_rows4: 4 input bytes times 4 channels (16 MACs). The five single loads
  * run back to back and all but the first pipeline: the weight pointer moves on the first, and
  * the input load between keeps the next from using a base the load just before wrote. */
 #define MCBK_FC_STEP \
@@ -453,8 +453,8 @@ static inline void conv_out4(int8_t *og, const int32_t *acc, const mcbk_rq_t *rq
     "    smlad r7, r3, lr, r7\n" \
     "    smlad r7, r12, r11, r7\n"
 
-/* The short requantization (rq_fast) of two channels' accumulators A and B, their constants
- * at byte offset OFF of the rq table (r12): the six loads run back to back. */
+/* The short requantization (rq_fast) of two channels' accumulators A and B, their mcbk_rq_t at
+ * byte offsets OFF0 and OFF1 of the rq table (r12): the six loads run back to back. */
 #define MCBK_FC_RQ2(A, B, OFF0, OFF1) \
     "    ldr r8, [r12, #" OFF0 "]\n" \
     "    ldr r9, [r12, #" OFF0 "+8]\n" \
@@ -490,6 +490,10 @@ typedef struct mcbk_fc_args {
     const mcbk_rq_t *rq;
 } mcbk_fc_args_t;
 void mcbk_fc_rows4(const int8_t *x, const int8_t *w, const mcbk_fc_args_t *a, int8_t *out);
+/* The assembly reads these layouts by offset: fail the build if they change. */
+typedef char mcbk_fc_layout_check[(sizeof(mcbk_fc_args_t) == 28 && offsetof(mcbk_fc_args_t, rq) == 24 &&
+                                   sizeof(mcbk_rq_t) == 16 && offsetof(mcbk_rq_t, mult) == 0 &&
+                                   offsetof(mcbk_rq_t, rs) == 8 && offsetof(mcbk_rq_t, rnd) == 12) ? 1 : -1];
 __asm__(
     "    .pushsection .text.mcbk_fc_rows4, \"ax\", %progbits\n"
     "    .syntax unified\n"
