@@ -425,32 +425,168 @@ static inline void conv_out4(int8_t *og, const int32_t *acc, const mcbk_rq_t *rq
 }
 
 #if MCBK_FAST_OUT_2PX
-/* FULLY_CONNECTED (and 1x1 convolutions over 1x1 images) with the short requantization, in its
- * own small function: the group loop keeps its values in registers, which the general
- * convolution's loop (many live values) does not. */
+/* One step of mcbk_fc_rows4: 4 input bytes times 4 channels (16 MACs). The five single loads
+ * run back to back and all but the first pipeline: the weight pointer moves on the first, and
+ * the input load between keeps the next from using a base the load just before wrote. */
+#define MCBK_FC_STEP \
+    "    ldr r8, [r1], #16\n" \
+    "    ldr r12, [r0], #4\n" \
+    "    ldr r9, [r1, #-12]\n" \
+    "    ldr r10, [r1, #-8]\n" \
+    "    ldr r11, [r1, #-4]\n" \
+    "    sxtb16 r3, r12\n" \
+    "    sxtb16 r12, r12, ror #8\n" \
+    "    sxtb16 lr, r8\n" \
+    "    sxtb16 r8, r8, ror #8\n" \
+    "    smlad r4, r3, lr, r4\n" \
+    "    smlad r4, r12, r8, r4\n" \
+    "    sxtb16 lr, r9\n" \
+    "    sxtb16 r9, r9, ror #8\n" \
+    "    smlad r5, r3, lr, r5\n" \
+    "    smlad r5, r12, r9, r5\n" \
+    "    sxtb16 lr, r10\n" \
+    "    sxtb16 r10, r10, ror #8\n" \
+    "    smlad r6, r3, lr, r6\n" \
+    "    smlad r6, r12, r10, r6\n" \
+    "    sxtb16 lr, r11\n" \
+    "    sxtb16 r11, r11, ror #8\n" \
+    "    smlad r7, r3, lr, r7\n" \
+    "    smlad r7, r12, r11, r7\n"
+
+/* The short requantization (rq_fast) of two channels' accumulators A and B, their mcbk_rq_t at
+ * byte offsets OFF0 and OFF1 of the rq table (r12): the six loads run back to back. */
+#define MCBK_FC_RQ2(A, B, OFF0, OFF1) \
+    "    ldr r8, [r12, #" OFF0 "]\n" \
+    "    ldr r9, [r12, #" OFF0 "+8]\n" \
+    "    ldr r10, [r12, #" OFF0 "+12]\n" \
+    "    ldr r11, [r12, #" OFF1 "]\n" \
+    "    ldr r2, [r12, #" OFF1 "+8]\n" \
+    "    ldr r3, [r12, #" OFF1 "+12]\n" \
+    "    lsl " A ", " A ", #1\n" \
+    "    smmulr " A ", " A ", r8\n" \
+    "    add r10, r10, " A ", asr #31\n" \
+    "    add " A ", " A ", r10\n" \
+    "    asr " A ", " A ", r9\n" \
+    "    ssat " A ", #8, " A "\n" \
+    "    lsl " B ", " B ", #1\n" \
+    "    smmulr " B ", " B ", r11\n" \
+    "    add r3, r3, " B ", asr #31\n" \
+    "    add " B ", " B ", r3\n" \
+    "    asr " B ", " B ", r2\n" \
+    "    ssat " B ", #8, " B "\n"
+
+/* FULLY_CONNECTED with the short requantization, `groups` full groups of four channels over
+ * one input vector, in assembly (all 14 registers). The weights are the groups' stream
+ * (mcbk_conv_t's layout with one kernel row: 16 bytes a step, channel j at byte 4j). Each step
+ * loads and sign-extends 4 input bytes once for the 4 channels; four steps per loop iteration,
+ * the loop entered at step `entry` (0..3) so that `iters` iterations make the row's n4 steps:
+ * iters = (n4 + 3) / 4, entry = (4 - n4 % 4) % 4. After a group's loop its four sums, still in
+ * registers, are requantized (rq_fast), packed, clamped to [lo, hi] (lo4/hi4: splat4) and
+ * stored: out[4g + j]. */
+typedef struct mcbk_fc_args {
+    int32_t iters, entry, groups;
+    uint32_t lo4, hi4;
+    const int32_t *bias;
+    const mcbk_rq_t *rq;
+} mcbk_fc_args_t;
+void mcbk_fc_rows4(const int8_t *x, const int8_t *w, const mcbk_fc_args_t *a, int8_t *out);
+/* The assembly reads these layouts by offset: fail the build if they change. */
+typedef char mcbk_fc_layout_check[(sizeof(mcbk_fc_args_t) == 28 && offsetof(mcbk_fc_args_t, rq) == 24 &&
+                                   sizeof(mcbk_rq_t) == 16 && offsetof(mcbk_rq_t, mult) == 0 &&
+                                   offsetof(mcbk_rq_t, rs) == 8 && offsetof(mcbk_rq_t, rnd) == 12) ? 1 : -1];
+__asm__(
+    "    .pushsection .text.mcbk_fc_rows4, \"ax\", %progbits\n"
+    "    .syntax unified\n"
+    "    .thumb\n"
+    "    .p2align 2\n"
+    "    .global mcbk_fc_rows4\n"
+    "    .type mcbk_fc_rows4, %function\n"
+    "    .thumb_func\n"
+    "mcbk_fc_rows4:\n"
+    "    push {r4-r11, lr}\n"
+    "    sub sp, sp, #36\n"              /* [0] x [4] loop entry [8] iters [12] groups left
+                                            [16] out [20] bias [24] rq [28] lo4 [32] hi4 */
+    "    ldm r2, {r4-r10}\n"             /* iters, entry, groups, lo4, hi4, bias, rq */
+    "    str r0, [sp, #0]\n"
+    "    str r4, [sp, #8]\n"
+    "    str r6, [sp, #12]\n"
+    "    str r3, [sp, #16]\n"
+    "    str r9, [sp, #20]\n"
+    "    str r10, [sp, #24]\n"
+    "    str r7, [sp, #28]\n"
+    "    str r8, [sp, #32]\n"
+    "    adr.w r12, 10f\n"              /* the loop entry: step `entry`, 92 bytes a step */
+    "    movs r11, #92\n"
+    "    mla r12, r5, r11, r12\n"
+    "    orr r12, r12, #1\n"             /* a Thumb address for BX */
+    "    str r12, [sp, #4]\n"
+    "6:\n"                               /* a group: accumulators from the bias */
+    "    ldr r12, [sp, #20]\n"
+    "    ldr r0, [sp, #0]\n"
+    "    ldr r2, [sp, #8]\n"
+    "    ldr lr, [sp, #4]\n"
+    "    ldmia r12!, {r4-r7}\n"
+    "    str r12, [sp, #20]\n"
+    "    bx lr\n"
+    "    .p2align 2\n"
+    "10:\n"
+    MCBK_FC_STEP
+    "11:\n"
+    MCBK_FC_STEP
+    "12:\n"
+    MCBK_FC_STEP
+    "13:\n"
+    MCBK_FC_STEP
+    "    .if (11b - 10b) != 92 || (13b - 12b) != 92\n"
+    "    .error \"mcbk_fc_rows4: a step is not 92 bytes\"\n"
+    "    .endif\n"
+    "    subs r2, r2, #1\n"
+    "    bne 10b\n"
+    "    ldr r12, [sp, #24]\n"
+    MCBK_FC_RQ2("r4", "r5", "0", "16")
+    MCBK_FC_RQ2("r6", "r7", "32", "48")
+    "    add r12, r12, #64\n"
+    "    str r12, [sp, #24]\n"
+    "    pkhbt r4, r4, r6, lsl #16\n"    /* pack: bytes (v0, v1, v2, v3) */
+    "    pkhbt r5, r5, r7, lsl #16\n"
+    "    uxtb16 r4, r4\n"
+    "    uxtb16 r5, r5\n"
+    "    orr r4, r4, r5, lsl #8\n"
+    "    ldr r8, [sp, #28]\n"
+    "    ldr r9, [sp, #32]\n"
+    "    ldr r12, [sp, #16]\n"
+    "    ssub8 r10, r4, r8\n"            /* max(v, lo), then min(v, hi) */
+    "    sel r4, r4, r8\n"
+    "    ssub8 r10, r4, r9\n"
+    "    sel r4, r9, r4\n"
+    "    str r4, [r12], #4\n"
+    "    str r12, [sp, #16]\n"
+    "    ldr r12, [sp, #12]\n"
+    "    subs r12, r12, #1\n"
+    "    str r12, [sp, #12]\n"
+    "    bne 6b\n"
+    "    add sp, sp, #36\n"
+    "    pop {r4-r11, pc}\n"
+    "    .size mcbk_fc_rows4, . - mcbk_fc_rows4\n"
+    "    .popsection\n");
+
+/* FULLY_CONNECTED (and 1x1 convolutions over 1x1 images) with the short requantization, all in
+ * the assembly: the full groups straight into the output, a last partial group (out_c % 4
+ * channels; the layout pads it with zero weights, zero bias and zero multipliers) into a word
+ * of which only its channels are copied. */
 static void fc_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
     const int32_t n4 = p->row_pad >> 2, OC = p->out_c, C = p->in_c, full = OC >> 2;
-    const int32_t lo = p->act_min, hi = p->act_max, zp_out = p->out_offset;
-    const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
+    const uint32_t lo4 = splat4(p->act_min), hi4 = splat4(p->act_max);
+    const int32_t iters = (n4 + 3) >> 2, entry = (4 - (n4 & 3)) & 3;
+    const mcbk_fc_args_t args = {iters, entry, full, lo4, hi4, p->bias, p->rq};
+    const mcbk_fc_args_t last = {iters, entry, 1, lo4, hi4, p->bias + 4 * full, p->rq + 4 * full};
+    const int8_t *w_last = p->weights + (size_t)full * 16 * n4;
     for (int32_t b = 0; b < p->batches; ++b, in += C, out += OC) {
-        const int8_t *w = p->weights;
-        const int32_t *bias = p->bias;
-        const mcbk_rq_t *q = p->rq;
-        int8_t *o = out;
-        for (int32_t g = 0; g < full; ++g, bias += 4, q += 4, o += 4) {
-            int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
-            dot_row4(in, &w, n4, &a0, &a1, &a2, &a3);
-            const uint32_t word = clamp4(pack4(rq_fast(a0, q[0].mult, q[0].rnd, q[0].rs),
-                                               rq_fast(a1, q[1].mult, q[1].rnd, q[1].rs),
-                                               rq_fast(a2, q[2].mult, q[2].rnd, q[2].rs),
-                                               rq_fast(a3, q[3].mult, q[3].rnd, q[3].rs)),
-                                         lo4, hi4);
-            memcpy(o, &word, 4);
-        }
+        if (full) mcbk_fc_rows4(in, p->weights, &args, out);
         if (4 * full < OC) {
-            int32_t acc[4] = {bias[0], bias[1], bias[2], bias[3]};
-            dot_row4(in, &w, n4, &acc[0], &acc[1], &acc[2], &acc[3]);
-            conv_out4(o, acc, q, OC - 4 * full, 1, zp_out, lo4, hi4, lo, hi);
+            int8_t word[4];
+            mcbk_fc_rows4(in, w_last, &last, word);
+            for (int32_t j = 4 * full; j < OC; ++j) out[j] = word[j - 4 * full];
         }
     }
 }

@@ -194,6 +194,13 @@ MULTI_OP = {
         {"op": "conv", "filters": 8, "k": 3}, {"op": "add_skip"}, {"op": "relu"},
         {"op": "avgpool", "k": 2}, {"op": "flatten"}, {"op": "dense", "units": 10}, {"op": "softmax"}],
         "range": [0, 1]},
+    # FULLY_CONNECTED tails: input rows of 1, 2, 3, 4 and 5 words (every remainder of the DSP
+    # kernel's four-step loop), output channels leaving partial groups of 3, 3, 1, 0 and 2, and
+    # two rows per layer (batches = 2)
+    "fc_chain_tails": {"inputs": [[2, 4]], "layers": [
+        {"op": "dense", "units": 7, "act": "relu"}, {"op": "dense", "units": 11, "act": "relu"},
+        {"op": "dense", "units": 13, "act": "relu"}, {"op": "dense", "units": 20, "act": "relu"},
+        {"op": "dense", "units": 6}], "seed": 3},
 }
 
 # Block-sparse weights (4 input x 4 output blocks zeroed): the AOT sparse kernel's cases.

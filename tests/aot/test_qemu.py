@@ -8,7 +8,10 @@ int8 recipe, cached in the work dir); images are cached by content, so a re-run 
 from __future__ import annotations
 
 import json
+import re
 
+import aot_modelgen as modelgen
+import numpy as np
 import pytest
 from helpers import mcubench, require_tool
 
@@ -97,3 +100,32 @@ def test_aot_bench_reports_estimated_cycles_per_mac(example_paths):
     assert row["estimated_cycles"]["nano33ble"] > row["estimated_cycles"]["mps2-an386"] > row["instructions"] * 0.9
     assert row["cycles_per_mac"] == pytest.approx(row["estimated_cycles"]["mps2-an386"] / row["macs"])
     assert row["outputs_match"] is True and row["tflm"] is None and row["model_version"]
+
+
+def test_fully_connected_tails_are_bit_exact_on_qemu(tmp_path):
+    # The DSP FULLY_CONNECTED kernel (mcbk_fc_rows4, assembly) enters its four-step loop at
+    # each remainder of the row length and leaves a partial last group of channels to C: a
+    # chain of Dense layers covering them all, 30 random inputs, TFLM's bytes every time.
+    pytest.importorskip("tensorflow")
+    from mcubench.models.evaluate import io_quantization
+    from mcubench.runtimes.aot import compile_model
+
+    spec = modelgen.MULTI_OP["fc_chain_tails"]
+    model = modelgen.models({"fc_chain_tails": spec})["fc_chain_tails"]
+    path = tmp_path / "fc_chain_tails.tflite"
+    path.write_bytes(model)
+    compile_model(model, tmp_path / "c", dsp=True, profile_ops=False)
+    # every layer takes the short requantization, the assembly kernel's condition
+    fast = re.findall(r"(\d), op\d+_w, op\d+_bias", (tmp_path / "c" / "model.c").read_text())
+    assert fast == ["1"] * len(spec["layers"])
+    samples = 30
+    (_, scale, zero_point), _ = io_quantization(model)
+    q = np.random.default_rng(5).integers(-128, 128, (samples, *spec["inputs"][0]))
+    data = tmp_path / "random.npz"
+    np.savez(data, x_test=((q - zero_point) * scale).astype(np.float32))
+    proc = mcubench("validate", str(path), "--data", str(data), "--runtime", "aot", "--samples", str(samples),
+                    "--timeout", "600", "--json", timeout=1200)
+    assert proc.returncode == 0, f"validate failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    doc = json.loads(proc.stdout)
+    assert doc["samples"] == samples and doc["runtime"] == "aot"
+    assert doc["bit_exact"] == samples, [s for s in doc["per_sample"] if not s["bit_exact"]]

@@ -21,9 +21,12 @@ pixel (4 channels x 4 input bytes). The inner loops, counted by hand:
   and per kernel row and pass 21: **40 + 21 x rows per pixel and group** (rows = 1 for a
   pointwise kernel or one-word rows gathered into one). An odd last pixel of a pointwise conv is
   computed as a pair with itself.
-* dense, one pixel (``dot_row4``; border and odd pixels, FULLY_CONNECTED): LDR 2+1+1, 8 SXTB16,
-  8 SMLAD, LDR 2+1 = 25, plus SUBS + BNE 4 per two blocks: **27 per block**, and **4 per group
-  and kernel row** (loop entry, less the last BNE falling through).
+* dense, one pixel (``dot_row4``; border and odd pixels): LDR 2+1+1, 8 SXTB16, 8 SMLAD, LDR 2+1
+  = 25, plus SUBS + BNE 4 per two blocks: **27 per block**, and **4 per group and kernel row**
+  (loop entry, less the last BNE falling through).
+* dense FULLY_CONNECTED (one pixel, one kernel row: ``mcbk_fc_rows4``, assembly): five single
+  loads back to back 2+1+1+1+1, 2 SXTB16 for the input, 8 SXTB16 and 8 SMLAD = 24, plus SUBS +
+  BNE 4 per four blocks: **25 per block**.
 * sparse (mcb_sparse.c ``sparse_group``): LDRH 2 (offset), two weight LDR 1+1, the input LDR 1
   (register offset from the LDRH two loads back), 16 SXTB16/SMLAD, LDR 2+1 = 26, plus SUBS +
   BNE 4 per two blocks: **28 per kept block**; **7 per group** (count load and test, loop entry).
@@ -32,9 +35,10 @@ What remains per group and pixel is compiled C — bias loads, requantization of
 stores, loop control — and is taken from the estimate plugin's per-operator cycles (the same
 instructions priced with the same table) on kws_dscnn's pointwise layers with the kernel
 forced, 64 and 32 channels (kws_dscnn 2026-11-29): **106** for the sparse kernel, **99** per
-pixel for the two-pixel path's paired requantization pass; for the dense one-pixel path
-**67** in a layer of one output pixel (``fc_fast``, fitted on the FULLY_CONNECTED layer: 441
-cycles beside the inner loops for 3 groups against the sparse kernel's 568) and **133** for a
+pixel for the two-pixel path's paired requantization pass; for FULLY_CONNECTED **83** per group,
+all of it in the assembly (bias, loop entry and exit, requantization of the four sums in
+registers, store, group loop; ref_autoencoder 2026-11-29: 28,266 cycles for 32 groups of 32
+blocks, 130,668 for 32 groups of 160) and **133** for a
 convolution's border and odd pixels (``mcbk_conv2d``'s group loop and ``conv_out4``: not fitted
 separately; the sparse kernel's figure when its group loop had the same shape, which matches
 the plugin on kws_dscnn's first layer: sparse 0.86 M vs dense 0.96 M, predicted ahead too).
@@ -59,7 +63,8 @@ DENSE_2PX_OUT_CYCLES = 99        # per pixel and group: the paired requantizatio
 DENSE_1PX_BLOCK_CYCLES = 27
 DENSE_1PX_ROW_CYCLES = 4         # per group and kernel row: dot_row4's entry and exit
 DENSE_1PX_OUT_CYCLES = 133       # per pixel and group: bias, requantization, store, loop (see above)
-DENSE_1X1_OUT_CYCLES = 67        # the same in a layer of one output pixel (fc_fast; plugin)
+DENSE_FC_BLOCK_CYCLES = 25       # FULLY_CONNECTED (mcbk_fc_rows4): 24 a step, loop 4 per 4 steps
+DENSE_FC_GROUP_CYCLES = 83       # per group: everything beside the steps (plugin, see above)
 SPARSE_BLOCK_CYCLES = 28
 SPARSE_GROUP_CYCLES = 7          # count load and test, loop entry and exit
 SPARSE_OUT_CYCLES = 106          # per pixel and group: bias, requantization, store, loop (plugin)
@@ -100,8 +105,10 @@ def estimated_cycles(groups: int, blocks_per_group: int, kept_blocks: int, k_h: 
     blocks = groups * blocks_per_group
     dense_2px = DENSE_2PX_BLOCK_CYCLES * blocks + (DENSE_2PX_GROUP_CYCLES + DENSE_2PX_ROW_CYCLES * rows
                                                    + DENSE_2PX_OUT_CYCLES) * groups
-    out_1px = DENSE_1X1_OUT_CYCLES if pixels == 1 else DENSE_1PX_OUT_CYCLES
-    dense_1px = DENSE_1PX_BLOCK_CYCLES * blocks + (DENSE_1PX_ROW_CYCLES * k_h + out_1px) * groups
+    if pixels == 1 and k_h == 1:  # FULLY_CONNECTED, or a 1x1 convolution of a 1x1 image
+        dense_1px = DENSE_FC_BLOCK_CYCLES * blocks + DENSE_FC_GROUP_CYCLES * groups
+    else:
+        dense_1px = DENSE_1PX_BLOCK_CYCLES * blocks + (DENSE_1PX_ROW_CYCLES * k_h + DENSE_1PX_OUT_CYCLES) * groups
     sparse = SPARSE_BLOCK_CYCLES * kept_blocks + (SPARSE_GROUP_CYCLES + SPARSE_OUT_CYCLES) * groups
     return paired * dense_2px + single * dense_1px, pixels * sparse
 
