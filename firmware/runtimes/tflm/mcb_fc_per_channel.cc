@@ -27,8 +27,12 @@ struct OpDataFcPerChannel {
   int32_t activation_min;
   int32_t activation_max;
   int32_t* multipliers;
-  int* shifts;
+  int* shifts;  // written as int32_t by PopulateConvolutionQuantizationParams, then as int (Prepare)
 };
+
+// The shifts share one array between the int32_t TFLM computes them in and the int its
+// reference arithmetic reads: 8 bytes of arena per channel, as today's TFLM takes.
+static_assert(sizeof(int) == sizeof(int32_t), "per-channel shifts are converted in place");
 
 void* Init(TfLiteContext* context, const char*, size_t) {
   return context->AllocatePersistentBuffer(context, sizeof(OpDataFcPerChannel));
@@ -38,6 +42,18 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
   MicroContext* micro_context = GetMicroContext(context);
   auto* data = static_cast<OpDataFcPerChannel*>(node->user_data);
   const auto* params = static_cast<const TfLiteFullyConnectedParams*>(node->builtin_data);
+  // The persistent arrays first, while no temp allocation is live. This TFLM's
+  // AllocatePersistentBuffer checks the new tail against the head only, not against the temp
+  // allocations above the head: taken while the temp tensors were held, a short arena let
+  // these arrays overwrite them, and AllocateTensors hard-faulted later in the memory planner
+  // instead of failing (the autoencoder, docs/tflm.md). Taken first, a short arena fails
+  // here or in AllocateTemp, and AllocateTensors reports it.
+  const TfLiteEvalTensor* weights_eval = micro::GetEvalInput(context, node, kWeights);
+  TF_LITE_ENSURE(context, weights_eval != nullptr && weights_eval->dims->size == 2);
+  const int channels = weights_eval->dims->data[0];
+  auto* multipliers = static_cast<int32_t*>(context->AllocatePersistentBuffer(context, channels * sizeof(int32_t)));
+  auto* shifts32 = static_cast<int32_t*>(context->AllocatePersistentBuffer(context, channels * sizeof(int32_t)));
+  TF_LITE_ENSURE(context, multipliers != nullptr && shifts32 != nullptr);
   TfLiteTensor* input = micro_context->AllocateTempInputTensor(node, kInput);
   TfLiteTensor* weights = micro_context->AllocateTempInputTensor(node, kWeights);
   TfLiteTensor* bias = micro_context->AllocateTempInputTensor(node, kBias);
@@ -47,16 +63,19 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     MicroPrintf("mcubench per-channel FULLY_CONNECTED: int8 only");
     return kTfLiteError;
   }
-  const int channels = weights->dims->data[0];
-  data->multipliers = static_cast<int32_t*>(context->AllocatePersistentBuffer(context, channels * sizeof(int32_t)));
-  int32_t* shifts32 = static_cast<int32_t*>(context->AllocatePersistentBuffer(context, channels * sizeof(int32_t)));
-  data->shifts = static_cast<int*>(context->AllocatePersistentBuffer(context, channels * sizeof(int)));
   int32_t multiplier;
   int shift;
   TF_LITE_ENSURE_STATUS(PopulateConvolutionQuantizationParams(
       context, input, weights, bias, output, params->activation, &multiplier, &shift, &data->activation_min,
-      &data->activation_max, data->multipliers, shifts32, channels));
-  for (int i = 0; i < channels; i++) data->shifts[i] = static_cast<int>(shifts32[i]);
+      &data->activation_max, multipliers, shifts32, channels));
+  // Element by element, each read as int32_t before it is written as int.
+  int* shifts = reinterpret_cast<int*>(shifts32);
+  for (int i = 0; i < channels; i++) {
+    const int32_t value = shifts32[i];
+    shifts[i] = static_cast<int>(value);
+  }
+  data->multipliers = multipliers;
+  data->shifts = shifts;
   data->input_zero_point = input->params.zero_point;
   data->output_zero_point = output->params.zero_point;
   micro_context->DeallocateTempTfLiteTensor(input);
