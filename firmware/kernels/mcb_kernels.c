@@ -795,10 +795,11 @@ typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 24 && offsetof(mcbk
                                    offsetof(mcbk_dw_geom_t, lo4) == 16 && sizeof(mcbk_rq_t) == 16 &&
                                    offsetof(mcbk_rq_t, mult) == 0 && offsetof(mcbk_rq_t, rs) == 8 &&
                                    offsetof(mcbk_rq_t, rnd) == 12) ? 1 : -1];
+/* the weights load first: the row pointer (lr) may have just been computed */
 #define MCBK_DW_PX_TAP(XADDR)                 \
-    "    ldr r8, " XADDR "\n"                 \
     "    ldr r10, [r1], #4\n"                 \
     "    ldr r11, [r1], #4\n"                 \
+    "    ldr r8, " XADDR "\n"                 \
     "    sxtb16 r9, r8, ror #8\n"             \
     "    sxtb16 r8, r8\n"                     \
     "    smlabb r4, r8, r10, r4\n"            \
@@ -831,9 +832,10 @@ __asm__(
     "mcbk_dw3x3_pixel:\n"
     "    push {r4-r11, lr}\n"
     "    ldr r12, [sp, #36]\n"           /* geom: the 5th argument */
-    "    sub sp, sp, #24\n"              /* [0] ys [4] groups left [8] rq [16] lo4 [20] hi4 */
+    "    sub sp, sp, #24\n"              /* [0] ys [4] end of out [8] rq [16] lo4 [20] hi4 */
     "    ldr r4, [r12, #8]\n"
     "    ldr r5, [r12, #0]\n"
+    "    add r5, r3, r5, lsl #2\n"
     "    ldr r6, [r12, #12]\n"
     "    ldr r7, [r12, #16]\n"
     "    ldr r8, [r12, #20]\n"
@@ -871,8 +873,7 @@ __asm__(
     "    str r4, [r3], #4\n"
     "    adds r0, r0, #4\n"
     "    ldr r8, [sp, #4]\n"
-    "    subs r8, r8, #1\n"
-    "    str r8, [sp, #4]\n"
+    "    cmp r3, r8\n"
     "    bne 1b\n"
     "    add sp, sp, #24\n"
     "    pop {r4-r11, pc}\n"
@@ -881,16 +882,29 @@ __asm__(
 #endif
 
 /* A 3x3 window that leaves the input, gathered as [3][3][C] with the input zero point where
- * it leaves (those taps then add (zp - zp) * w = 0, as TFLM's skipped taps do). */
-static void dw_gather3x3(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *scratch) {
+ * it leaves (those taps then add (zp - zp) * w = 0, as TFLM's skipped taps do). Without
+ * dilation a row's valid columns are one contiguous run of the input: one copy per row. */
+static void dw_gather3x3(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int32_t kx0,
+                         int32_t kx1, int8_t *scratch) {
     const int32_t C = p->in_c;
     const int8_t zp = (int8_t)(-p->in_offset);
     for (int32_t ky = 0; ky < 3; ++ky) {
         const int32_t iy = iy0 + ky * p->dil_h;
-        for (int32_t kx = 0; kx < 3; ++kx, scratch += C) {
-            const int32_t ix = ix0 + kx * p->dil_w;
-            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) memset(scratch, zp, (size_t)C);
-            else memcpy(scratch, in_b + ((size_t)iy * p->in_w + ix) * C, (size_t)C);
+        if (iy < 0 || iy >= p->in_h) {
+            memset(scratch, zp, (size_t)(3 * C));
+            scratch += 3 * C;
+        } else if (p->dil_w == 1) {
+            const size_t left = (size_t)kx0 * C, mid = (size_t)(kx1 - kx0) * C, right = (size_t)(3 - kx1) * C;
+            if (left) memset(scratch, zp, left);
+            if (mid) memcpy(scratch + left, in_b + ((size_t)iy * p->in_w + ix0 + kx0) * C, mid);
+            if (right) memset(scratch + left + mid, zp, right);
+            scratch += 3 * C;
+        } else {
+            for (int32_t kx = 0; kx < 3; ++kx, scratch += C) {
+                const int32_t ix = ix0 + kx * p->dil_w;
+                if (ix < 0 || ix >= p->in_w) memset(scratch, zp, (size_t)C);
+                else memcpy(scratch, in_b + ((size_t)iy * p->in_w + ix) * C, (size_t)C);
+            }
         }
     }
 }
@@ -924,7 +938,7 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
                 const int8_t *xw = x0;          /* the window's origin, its column and row steps */
                 int32_t xs = xstep, ys = ystep;
                 if (full && !inside) {
-                    dw_gather3x3(p, in_b, iy0, ix0, scratch);
+                    dw_gather3x3(p, in_b, iy0, ix0, kx0, kx1, scratch);
                     xw = scratch;
                     xs = C;
                     ys = 3 * C;
