@@ -777,18 +777,29 @@ static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t x) {
 #endif
 
 #if MCBK_USE_DSP
-/* One output pixel of a 3x3 depthwise convolution (depth multiplier 1, no dilation), every
- * 4-channel group, in assembly (all 14 registers): acc[c] = bias_folded[c] + the 9 taps of the
- * raw input bytes (the input offset is in the folded bias). x is the window's origin (its
- * columns xs bytes apart, rows ys), w the groups' int16 weights (9 taps x (c0,c2),(c1,c3)). */
+/* One output pixel of a 3x3 depthwise convolution (depth multiplier 1, no dilation, the short
+ * requantization), every 4-channel group, in assembly (all 14 registers): the group's folded
+ * bias (the input offset is in it, so the taps multiply the raw input bytes) plus the 9 taps,
+ * requantized (rq_fast), packed, clamped to [lo, hi] (lo4/hi4: splat4) and stored as 4 bytes
+ * at out, without a round trip of the accumulators through memory. x is the window's origin
+ * (its columns xs bytes apart, rows ys), w the groups' int16 weights (9 taps x (c0,c2),(c1,c3)),
+ * rq the groups' requantization constants. */
 typedef struct mcbk_dw_geom {
     int32_t groups, xs, ys;
+    const mcbk_rq_t *rq;
+    uint32_t lo4, hi4;
 } mcbk_dw_geom_t;
-void mcbk_dw3x3_pixel(const int8_t *x, const int16_t *w, const int32_t *bias, int32_t *acc, const mcbk_dw_geom_t *g);
+void mcbk_dw3x3_pixel(const int8_t *x, const int16_t *w, const int32_t *bias, int8_t *out, const mcbk_dw_geom_t *g);
+/* The assembly reads these layouts by offset: fail the build if they change. */
+typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 24 && offsetof(mcbk_dw_geom_t, rq) == 12 &&
+                                   offsetof(mcbk_dw_geom_t, lo4) == 16 && sizeof(mcbk_rq_t) == 16 &&
+                                   offsetof(mcbk_rq_t, mult) == 0 && offsetof(mcbk_rq_t, rs) == 8 &&
+                                   offsetof(mcbk_rq_t, rnd) == 12) ? 1 : -1];
+/* the weights load first: the row pointer (lr) may have just been computed */
 #define MCBK_DW_PX_TAP(XADDR)                 \
-    "    ldr r8, " XADDR "\n"                 \
     "    ldr r10, [r1], #4\n"                 \
     "    ldr r11, [r1], #4\n"                 \
+    "    ldr r8, " XADDR "\n"                 \
     "    sxtb16 r9, r8, ror #8\n"             \
     "    sxtb16 r8, r8\n"                     \
     "    smlabb r4, r8, r10, r4\n"            \
@@ -799,6 +810,17 @@ void mcbk_dw3x3_pixel(const int8_t *x, const int16_t *w, const int32_t *bias, in
     MCBK_DW_PX_TAP("[lr]")                    \
     MCBK_DW_PX_TAP("[lr, r12]")               \
     MCBK_DW_PX_TAP("[lr, r12, lsl #1]")
+/* rq_fast of accumulator A with the constants of channel OFF/16 of the group at lr */
+#define MCBK_DW_PX_RQ(A, OFF)                 \
+    "    ldr r8, [lr, #" OFF "]\n"            \
+    "    ldr r9, [lr, #" OFF "+8]\n"          \
+    "    ldr r10, [lr, #" OFF "+12]\n"        \
+    "    lsl " A ", " A ", #1\n"              \
+    "    smmulr " A ", " A ", r8\n"           \
+    "    add r10, r10, " A ", asr #31\n"      \
+    "    add " A ", " A ", r10\n"             \
+    "    asr " A ", " A ", r9\n"              \
+    "    ssat " A ", #8, " A "\n"
 __asm__(
     "    .pushsection .text.mcbk_dw3x3_pixel, \"ax\", %progbits\n"
     "    .syntax unified\n"
@@ -810,11 +832,17 @@ __asm__(
     "mcbk_dw3x3_pixel:\n"
     "    push {r4-r11, lr}\n"
     "    ldr r12, [sp, #36]\n"           /* geom: the 5th argument */
-    "    sub sp, sp, #12\n"              /* [0] ys [4] groups left */
+    "    sub sp, sp, #24\n"              /* [0] ys [4] end of out [8] rq [16] lo4 [20] hi4 */
     "    ldr r4, [r12, #8]\n"
     "    ldr r5, [r12, #0]\n"
+    "    add r5, r3, r5, lsl #2\n"
+    "    ldr r6, [r12, #12]\n"
+    "    ldr r7, [r12, #16]\n"
+    "    ldr r8, [r12, #20]\n"
     "    ldr r12, [r12, #4]\n"           /* xs for the whole call */
     "    strd r4, r5, [sp, #0]\n"
+    "    str r6, [sp, #8]\n"
+    "    strd r7, r8, [sp, #16]\n"
     "1:\n"
     "    ldm r2!, {r4-r7}\n"             /* folded bias of 4 channels */
     "    mov lr, r0\n"
@@ -825,29 +853,58 @@ __asm__(
     "    ldr r8, [sp, #0]\n"
     "    add lr, lr, r8\n"
     MCBK_DW_PX_ROW
-    "    stm r3!, {r4-r7}\n"
+    "    ldr lr, [sp, #8]\n"             /* the group's requantization constants */
+    MCBK_DW_PX_RQ("r4", "0")
+    MCBK_DW_PX_RQ("r5", "16")
+    MCBK_DW_PX_RQ("r6", "32")
+    MCBK_DW_PX_RQ("r7", "48")
+    "    add lr, lr, #64\n"
+    "    str lr, [sp, #8]\n"
+    "    pkhbt r4, r4, r6, lsl #16\n"    /* pack4: bytes c0 c1 c2 c3 */
+    "    pkhbt r5, r5, r7, lsl #16\n"
+    "    uxtb16 r4, r4\n"
+    "    uxtb16 r5, r5\n"
+    "    orr r4, r4, r5, lsl #8\n"
+    "    ldrd r8, r9, [sp, #16]\n"       /* clamp4 to [lo4, hi4] */
+    "    ssub8 r10, r4, r8\n"
+    "    sel r4, r4, r8\n"
+    "    ssub8 r10, r4, r9\n"
+    "    sel r4, r9, r4\n"
+    "    str r4, [r3], #4\n"
     "    adds r0, r0, #4\n"
     "    ldr r8, [sp, #4]\n"
-    "    subs r8, r8, #1\n"
-    "    str r8, [sp, #4]\n"
+    "    cmp r3, r8\n"
     "    bne 1b\n"
-    "    add sp, sp, #12\n"
+    "    add sp, sp, #24\n"
     "    pop {r4-r11, pc}\n"
     "    .size mcbk_dw3x3_pixel, . - mcbk_dw3x3_pixel\n"
     "    .popsection\n");
 #endif
 
 /* A 3x3 window that leaves the input, gathered as [3][3][C] with the input zero point where
- * it leaves (those taps then add (zp - zp) * w = 0, as TFLM's skipped taps do). */
-static void dw_gather3x3(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *scratch) {
+ * it leaves (those taps then add (zp - zp) * w = 0, as TFLM's skipped taps do). Without
+ * dilation a row's valid columns are one contiguous run of the input: one copy per row. */
+static void dw_gather3x3(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int32_t kx0,
+                         int32_t kx1, int8_t *scratch) {
     const int32_t C = p->in_c;
     const int8_t zp = (int8_t)(-p->in_offset);
     for (int32_t ky = 0; ky < 3; ++ky) {
         const int32_t iy = iy0 + ky * p->dil_h;
-        for (int32_t kx = 0; kx < 3; ++kx, scratch += C) {
-            const int32_t ix = ix0 + kx * p->dil_w;
-            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) memset(scratch, zp, (size_t)C);
-            else memcpy(scratch, in_b + ((size_t)iy * p->in_w + ix) * C, (size_t)C);
+        if (iy < 0 || iy >= p->in_h) {
+            memset(scratch, zp, (size_t)(3 * C));
+            scratch += 3 * C;
+        } else if (p->dil_w == 1) {
+            const size_t left = (size_t)kx0 * C, mid = (size_t)(kx1 - kx0) * C, right = (size_t)(3 - kx1) * C;
+            if (left) memset(scratch, zp, left);
+            if (mid) memcpy(scratch + left, in_b + ((size_t)iy * p->in_w + ix0 + kx0) * C, mid);
+            if (right) memset(scratch + left + mid, zp, right);
+            scratch += 3 * C;
+        } else {
+            for (int32_t kx = 0; kx < 3; ++kx, scratch += C) {
+                const int32_t ix = ix0 + kx * p->dil_w;
+                if (ix < 0 || ix >= p->in_w) memset(scratch, zp, (size_t)C);
+                else memcpy(scratch, in_b + ((size_t)iy * p->in_w + ix) * C, (size_t)C);
+            }
         }
     }
 }
@@ -881,7 +938,7 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
                 const int8_t *xw = x0;          /* the window's origin, its column and row steps */
                 int32_t xs = xstep, ys = ystep;
                 if (full && !inside) {
-                    dw_gather3x3(p, in_b, iy0, ix0, scratch);
+                    dw_gather3x3(p, in_b, iy0, ix0, kx0, kx1, scratch);
                     xw = scratch;
                     xs = C;
                     ys = 3 * C;
@@ -889,23 +946,9 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
                 int32_t g0 = 0;
 #if MCBK_FAST_OUT_2PX
                 if (full && p->bias_folded && fast) {
-                    /* all groups of the pixel in the assembly kernel, 64 channels at a time */
-                    for (int32_t c0 = 0; c0 < p->rest_c0; c0 += 64) {
-                        int32_t acc[64];
-                        const int32_t left = (p->rest_c0 - c0) >> 2;
-                        const mcbk_dw_geom_t geom = {left < 16 ? left : 16, xs, ys};
-                        mcbk_dw3x3_pixel(xw + c0, p->wext + (size_t)c0 * 9, p->bias_folded + c0, acc, &geom);
-                        for (int32_t g = 0; g < geom.groups; ++g) {
-                            const mcbk_rq_t *q = p->rq + c0 + 4 * g;
-                            const int32_t *a = acc + 4 * g;
-                            const uint32_t word = clamp4(pack4(rq_fast(a[0], q[0].mult, q[0].rnd, q[0].rs),
-                                                               rq_fast(a[1], q[1].mult, q[1].rnd, q[1].rs),
-                                                               rq_fast(a[2], q[2].mult, q[2].rnd, q[2].rs),
-                                                               rq_fast(a[3], q[3].mult, q[3].rnd, q[3].rs)),
-                                                         lo4, hi4);
-                            memcpy(o + c0 + 4 * g, &word, 4);
-                        }
-                    }
+                    /* all groups of the pixel, requantized and stored, in the assembly kernel */
+                    const mcbk_dw_geom_t geom = {groups, xs, ys, p->rq, lo4, hi4};
+                    mcbk_dw3x3_pixel(xw, p->wext, p->bias_folded, o, &geom);
                     g0 = groups;
                 }
 #endif

@@ -201,6 +201,13 @@ MULTI_OP = {
         {"op": "dense", "units": 7, "act": "relu"}, {"op": "dense", "units": 11, "act": "relu"},
         {"op": "dense", "units": 13, "act": "relu"}, {"op": "dense", "units": 20, "act": "relu"},
         {"op": "dense", "units": 6}], "seed": 3},
+    # the depthwise 3x3 kernel's edges: 6, 12, 20 and 5 channels (partial groups), odd widths,
+    # same and valid padding, strides 1 and 2
+    "dw_chain_edges": {"inputs": [[9, 7, 6]], "layers": [
+        {"op": "dw", "k": 3, "act": "relu"}, {"op": "conv", "filters": 12, "k": 1, "act": "relu"},
+        {"op": "dw", "k": 3, "s": 2, "act": "relu"}, {"op": "conv", "filters": 20, "k": 1, "act": "relu"},
+        {"op": "dw", "k": 3, "pad": "valid", "act": "relu6"}, {"op": "conv", "filters": 5, "k": 1},
+        {"op": "dw", "k": 3, "s": 2}], "seed": 4},
 }
 
 # Block-sparse weights (4 input x 4 output blocks zeroed): the AOT sparse kernel's cases.

@@ -129,3 +129,33 @@ def test_fully_connected_tails_are_bit_exact_on_qemu(tmp_path):
     doc = json.loads(proc.stdout)
     assert doc["samples"] == samples and doc["runtime"] == "aot"
     assert doc["bit_exact"] == samples, [s for s in doc["per_sample"] if not s["bit_exact"]]
+
+
+def test_depthwise_edges_are_bit_exact_on_qemu(tmp_path):
+    # The DSP depthwise 3x3 kernel (mcbk_dw3x3_pixel, assembly, requantizing in place) on
+    # partial channel groups, border windows, odd widths and stride 2: 30 random inputs,
+    # TFLM's bytes every time.
+    pytest.importorskip("tensorflow")
+    from mcubench.models.evaluate import io_quantization
+    from mcubench.runtimes.aot import compile_model
+
+    spec = modelgen.MULTI_OP["dw_chain_edges"]
+    model = modelgen.models({"dw_chain_edges": spec})["dw_chain_edges"]
+    path = tmp_path / "dw_chain_edges.tflite"
+    path.write_bytes(model)
+    compile_model(model, tmp_path / "c", dsp=True, profile_ops=False)
+    # every depthwise layer takes the assembly kernel: short requantization and folded bias
+    model_c = (tmp_path / "c" / "model.c").read_text()
+    fast = re.findall(r"(\d), \d+, op\d+_wext, op\d+_wrest, op\d+_bias, op\d+_rq, op\d+_biasf", model_c)
+    assert fast == ["1"] * sum(L["op"] == "dw" for L in spec["layers"])
+    samples = 30
+    (_, scale, zero_point), _ = io_quantization(model)
+    q = np.random.default_rng(6).integers(-128, 128, (samples, *spec["inputs"][0]))
+    data = tmp_path / "random.npz"
+    np.savez(data, x_test=((q - zero_point) * scale).astype(np.float32))
+    proc = mcubench("validate", str(path), "--data", str(data), "--runtime", "aot", "--samples", str(samples),
+                    "--timeout", "600", "--json", timeout=1200)
+    assert proc.returncode == 0, f"validate failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    doc = json.loads(proc.stdout)
+    assert doc["samples"] == samples and doc["runtime"] == "aot"
+    assert doc["bit_exact"] == samples, [s for s in doc["per_sample"] if not s["bit_exact"]]
