@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -64,3 +66,20 @@ def run_on_a_terminal(*args: str, env: dict) -> str:
     os.close(leader)
     assert proc.wait(timeout=600) == 0, shown.decode(errors="replace")[-3000:]
     return shown.decode(errors="replace")
+
+
+def validate_random_int8_inputs(model_path: Path, shape: tuple[int, ...], scale: float, zero_point: int, work: Path,
+                                samples: int = 30, seed: int = 0) -> dict:
+    """Random int8 inputs over the whole range (float inputs that quantize back to exactly
+    them), uploaded to one AOT build on the emulated board with `mcubench validate`: every
+    sample's output bytes must equal the host TFLM interpreter's. Returns validate's JSON."""
+    q = np.random.default_rng(seed).integers(-128, 128, (samples, *shape))
+    data = work / "random.npz"
+    np.savez(data, x_test=((q - zero_point) * scale).astype(np.float32))
+    proc = mcubench("validate", str(model_path), "--data", str(data), "--runtime", "aot", "--samples", str(samples),
+                    "--timeout", "600", "--json", timeout=1800)
+    assert proc.returncode == 0, f"validate failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    doc = json.loads(proc.stdout)
+    assert doc["samples"] == samples and doc["runtime"] == "aot"
+    assert doc["bit_exact"] == samples, [s for s in doc["per_sample"] if not s["bit_exact"]]
+    return doc

@@ -11,9 +11,8 @@ import json
 import re
 
 import aot_modelgen as modelgen
-import numpy as np
 import pytest
-from helpers import mcubench, require_tool
+from helpers import mcubench, require_tool, validate_random_int8_inputs
 
 pytestmark = pytest.mark.slow
 
@@ -118,17 +117,8 @@ def test_fully_connected_tails_are_bit_exact_on_qemu(tmp_path):
     # every layer takes the short requantization, the assembly kernel's condition
     fast = re.findall(r"(\d), op\d+_w, op\d+_bias", (tmp_path / "c" / "model.c").read_text())
     assert fast == ["1"] * len(spec["layers"])
-    samples = 30
     (_, scale, zero_point), _ = io_quantization(model)
-    q = np.random.default_rng(5).integers(-128, 128, (samples, *spec["inputs"][0]))
-    data = tmp_path / "random.npz"
-    np.savez(data, x_test=((q - zero_point) * scale).astype(np.float32))
-    proc = mcubench("validate", str(path), "--data", str(data), "--runtime", "aot", "--samples", str(samples),
-                    "--timeout", "600", "--json", timeout=1200)
-    assert proc.returncode == 0, f"validate failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    doc = json.loads(proc.stdout)
-    assert doc["samples"] == samples and doc["runtime"] == "aot"
-    assert doc["bit_exact"] == samples, [s for s in doc["per_sample"] if not s["bit_exact"]]
+    validate_random_int8_inputs(path, spec["inputs"][0], scale, zero_point, tmp_path, seed=5)
 
 
 def test_depthwise_edges_are_bit_exact_on_qemu(tmp_path):
@@ -148,14 +138,5 @@ def test_depthwise_edges_are_bit_exact_on_qemu(tmp_path):
     model_c = (tmp_path / "c" / "model.c").read_text()
     fast = re.findall(r"(\d), \d+, op\d+_wext, op\d+_wrest, op\d+_bias, op\d+_rq, op\d+_biasf", model_c)
     assert fast == ["1"] * sum(L["op"] == "dw" for L in spec["layers"])
-    samples = 30
     (_, scale, zero_point), _ = io_quantization(model)
-    q = np.random.default_rng(6).integers(-128, 128, (samples, *spec["inputs"][0]))
-    data = tmp_path / "random.npz"
-    np.savez(data, x_test=((q - zero_point) * scale).astype(np.float32))
-    proc = mcubench("validate", str(path), "--data", str(data), "--runtime", "aot", "--samples", str(samples),
-                    "--timeout", "600", "--json", timeout=1200)
-    assert proc.returncode == 0, f"validate failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    doc = json.loads(proc.stdout)
-    assert doc["samples"] == samples and doc["runtime"] == "aot"
-    assert doc["bit_exact"] == samples, [s for s in doc["per_sample"] if not s["bit_exact"]]
+    validate_random_int8_inputs(path, spec["inputs"][0], scale, zero_point, tmp_path, seed=6)

@@ -8,11 +8,10 @@ fixed input may miss."""
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
-from helpers import mcubench, require_tool
+from helpers import require_tool, validate_random_int8_inputs
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +36,4 @@ def test_reference_model_is_bit_exact_on_random_inputs_under_qemu(name, tmp_path
     assert np.dtype(dtype) == np.int8
     shape = {"ref_dscnn": (49, 10, 1), "ref_mobilenet": (96, 96, 3), "ref_resnet8": (32, 32, 3),
              "ref_autoencoder": (640,)}[name]
-    q = np.random.default_rng(17).integers(-128, 128, (SAMPLES, *shape))
-    # Float inputs that quantize back to exactly these int8 values.
-    x = ((q - zero_point) * scale).astype(np.float32)
-    data = tmp_path / "random.npz"
-    np.savez(data, x_test=x)
-    proc = mcubench("validate", str(path), "--data", str(data), "--runtime", "aot", "--samples", str(SAMPLES),
-                    "--timeout", "600", "--json", timeout=1800)
-    assert proc.returncode == 0, f"validate failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    doc = json.loads(proc.stdout)
-    assert doc["samples"] == SAMPLES and doc["runtime"] == "aot"
-    assert doc["bit_exact"] == SAMPLES, [s for s in doc["per_sample"] if not s["bit_exact"]]
+    validate_random_int8_inputs(path, shape, scale, zero_point, tmp_path, samples=SAMPLES, seed=17)
