@@ -90,4 +90,20 @@ static inline void store4(int8_t *o, int32_t v0, int32_t v1, int32_t v2, int32_t
 
 static inline uint32_t splat4(int32_t v) { return ((uint32_t)v & 0xFFu) * 0x01010101u; }
 
+/* The loop skeleton of the two-step assembly loops (dense dot_row4, sparse_group): STEP twice per
+ * iteration over %[n] steps (n > 0); an odd count enters at the second. The loop head is
+ * word-aligned: a 32-bit branch target at a halfword address costs a cycle more. */
+#define MCBK_TWO_STEP_LOOP(STEP)       \
+    "lsrs %[n], %[n], #1\n\t"          \
+    "bcc 1f\n\t"                       \
+    "adds %[n], %[n], #1\n\t"          \
+    "b 2f\n\t"                         \
+    ".p2align 2\n\t"                   \
+    "1:\n\t"                           \
+    STEP                               \
+    "2:\n\t"                           \
+    STEP                               \
+    "subs %[n], %[n], #1\n\t"          \
+    "bne 1b\n\t"
+
 #endif /* MCB_FIXEDPOINT_H */

@@ -170,17 +170,7 @@ static inline void dot_row4(const int8_t *x, const int8_t **wp, int32_t n4,
      * weight pointer moves once, on the second load. Two steps per iteration; an odd count
      * enters at the second. */
     __asm__ volatile(
-        "lsrs %[n], %[n], #1\n\t"
-        "bcc 1f\n\t"
-        "adds %[n], %[n], #1\n\t"
-        "b 2f\n\t"
-        ".p2align 2\n\t"  /* a 32-bit branch target at a halfword address costs a cycle more */
-        "1:\n\t"
-        MCBK_DOT4_ROW_STEP
-        "2:\n\t"
-        MCBK_DOT4_ROW_STEP
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b\n\t"
+        MCBK_TWO_STEP_LOOP(MCBK_DOT4_ROW_STEP)
         : [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [x] "+r"(x), [w] "+r"(w),
           [n] "+r"(n4), [xa] "=&r"(xa), [xb] "=&r"(xb), [w0] "=&r"(w0), [w1] "=&r"(w1), [t] "=&r"(t)
         :

@@ -48,17 +48,7 @@ static inline void sparse_group(const int8_t *x, const uint16_t **op, const int8
     uint32_t xa, xb, w0, w1, t;
     /* Two blocks per iteration (n > 0); an odd count enters at the second. */
     __asm__ volatile(
-        "lsrs %[n], %[n], #1\n\t"
-        "bcc 1f\n\t"
-        "adds %[n], %[n], #1\n\t"
-        "b 2f\n\t"
-        ".p2align 2\n\t"  /* a 32-bit branch target at a halfword address costs a cycle more */
-        "1:\n\t"
-        MCBK_SP_BLOCK
-        "2:\n\t"
-        MCBK_SP_BLOCK
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b\n\t"
+        MCBK_TWO_STEP_LOOP(MCBK_SP_BLOCK)
         : [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3), [off] "+r"(off), [w] "+r"(w),
           [n] "+r"(n), [xa] "=&r"(xa), [xb] "=&r"(xb), [w0] "=&r"(w0), [w1] "=&r"(w1), [t] "=&r"(t)
         : [x] "r"(x)
