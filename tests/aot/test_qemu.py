@@ -101,42 +101,38 @@ def test_aot_bench_reports_estimated_cycles_per_mac(example_paths):
     assert row["outputs_match"] is True and row["tflm"] is None and row["model_version"]
 
 
-def test_fully_connected_tails_are_bit_exact_on_qemu(tmp_path):
-    # The DSP FULLY_CONNECTED kernel (mcbk_fc_rows4, assembly) enters its four-step loop at
-    # each remainder of the row length and leaves a partial last group of channels to C: a
-    # chain of Dense layers covering them all, 30 random inputs, TFLM's bytes every time.
+def _assembly_chain_is_bit_exact(name: str, fast_call: str, assembly_layers: int, tmp_path, seed: int) -> None:
+    """Compiles modelgen's chain `name` for the DSP path, checks that each of its
+    `assembly_layers` layers takes the assembly kernel (`fast_call` matches the kernel call in
+    model.c, its first group the fast-requantization flag), then runs 30 random inputs under
+    QEMU: TFLM's bytes every time."""
     pytest.importorskip("tensorflow")
     from mcubench.models.evaluate import io_quantization
     from mcubench.runtimes.aot import compile_model
 
-    spec = modelgen.MULTI_OP["fc_chain_tails"]
-    model = modelgen.models({"fc_chain_tails": spec})["fc_chain_tails"]
-    path = tmp_path / "fc_chain_tails.tflite"
+    spec = modelgen.MULTI_OP[name]
+    model = modelgen.models({name: spec})[name]
+    path = tmp_path / f"{name}.tflite"
     path.write_bytes(model)
     compile_model(model, tmp_path / "c", dsp=True, profile_ops=False)
-    # every layer takes the short requantization, the assembly kernel's condition
-    fast = re.findall(r"(\d), op\d+_w, op\d+_bias", (tmp_path / "c" / "model.c").read_text())
-    assert fast == ["1"] * len(spec["layers"])
+    assert re.findall(fast_call, (tmp_path / "c" / "model.c").read_text()) == ["1"] * assembly_layers
     (_, scale, zero_point), _ = io_quantization(model)
-    validate_random_int8_inputs(path, spec["inputs"][0], scale, zero_point, tmp_path, seed=5)
+    validate_random_int8_inputs(path, spec["inputs"][0], scale, zero_point, tmp_path, seed=seed)
+
+
+def test_fully_connected_tails_are_bit_exact_on_qemu(tmp_path):
+    # The DSP FULLY_CONNECTED kernel (mcbk_fc_rows4, assembly) enters its four-step loop at
+    # each remainder of the row length and leaves a partial last group of channels to C: a
+    # chain of Dense layers covering them all; every layer takes the short requantization,
+    # the assembly kernel's condition.
+    layers = len(modelgen.MULTI_OP["fc_chain_tails"]["layers"])
+    _assembly_chain_is_bit_exact("fc_chain_tails", r"(\d), op\d+_w, op\d+_bias", layers, tmp_path, seed=5)
 
 
 def test_depthwise_edges_are_bit_exact_on_qemu(tmp_path):
     # The DSP depthwise 3x3 kernel (mcbk_dw3x3_pixel, assembly, requantizing in place) on
-    # partial channel groups, border windows, odd widths and stride 2: 30 random inputs,
-    # TFLM's bytes every time.
-    pytest.importorskip("tensorflow")
-    from mcubench.models.evaluate import io_quantization
-    from mcubench.runtimes.aot import compile_model
-
-    spec = modelgen.MULTI_OP["dw_chain_edges"]
-    model = modelgen.models({"dw_chain_edges": spec})["dw_chain_edges"]
-    path = tmp_path / "dw_chain_edges.tflite"
-    path.write_bytes(model)
-    compile_model(model, tmp_path / "c", dsp=True, profile_ops=False)
-    # every depthwise layer takes the assembly kernel: short requantization and folded bias
-    model_c = (tmp_path / "c" / "model.c").read_text()
-    fast = re.findall(r"(\d), \d+, op\d+_wext, op\d+_wrest, op\d+_bias, op\d+_rq, op\d+_biasf", model_c)
-    assert fast == ["1"] * sum(L["op"] == "dw" for L in spec["layers"])
-    (_, scale, zero_point), _ = io_quantization(model)
-    validate_random_int8_inputs(path, spec["inputs"][0], scale, zero_point, tmp_path, seed=6)
+    # partial channel groups, border windows, odd widths and stride 2; every depthwise layer
+    # takes the assembly kernel: short requantization and folded bias.
+    layers = sum(layer["op"] == "dw" for layer in modelgen.MULTI_OP["dw_chain_edges"]["layers"])
+    _assembly_chain_is_bit_exact("dw_chain_edges", r"(\d), \d+, op\d+_wext, op\d+_wrest, op\d+_bias, op\d+_rq, op\d+_biasf",
+                                 layers, tmp_path, seed=6)
