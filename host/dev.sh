@@ -91,8 +91,9 @@ case "$cmd" in
   setup) log "done: activate with  source $VENV/bin/activate" ;;
   bench) exec mcubench bench "$@" ;;
   test)
-    # -p no:cacheprovider keeps a CI checkout clean.
-    exec python -m pytest -p no:cacheprovider -rs "$@" ;;
+    # -p no:cacheprovider keeps a CI checkout clean; --durations lists the slowest tests, so
+    # every CI log says where its time went.
+    exec python -m pytest -p no:cacheprovider -rs --durations=20 "$@" ;;
   mcubench) exec mcubench "$@" ;;
   *) echo "usage: bash host/dev.sh {bench|test|setup|mcubench} [ARGS...]" >&2; exit 2 ;;
 esac
