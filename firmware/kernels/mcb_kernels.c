@@ -987,6 +987,49 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
 
 /* ---- pooling -------------------------------------------------------------------------------- */
 
+#if MCBK_USE_DSP
+/* The sums of four neighbouring channels over a window of rows x cols pixels, two 16-bit lanes
+ * a register (SXTAB16 adds without saturating): exact while the window has at most
+ * MCBK_SUM4_MAX_PIXELS pixels, since |sum| <= 255 * 128 < 2^15. */
+#define MCBK_SUM4_MAX_PIXELS 255
+static inline void sum4_window(const int8_t *x, int32_t row_stride, int32_t col_stride, int32_t rows,
+                               int32_t cols, int32_t sums[4]) {
+    uint32_t s02 = 0, s13 = 0;
+    for (int32_t r = 0; r < rows; ++r, x += row_stride) {
+        const int8_t *xc = x;
+        for (int32_t c = 0; c < cols; ++c, xc += col_stride) {
+            const uint32_t v = (uint32_t)read32(xc);
+            s02 = __sxtab16(s02, v);
+            s13 = sxtab16_ror8(s13, v);
+        }
+    }
+    sums[0] = (int16_t)s02;
+    sums[1] = (int16_t)s13;
+    sums[2] = (int32_t)s02 >> 16;
+    sums[3] = (int32_t)s13 >> 16;
+}
+
+/* The maxima of four neighbouring channels over a window (SSUB8 sets GE where v >= m). */
+static inline uint32_t max4_window(const int8_t *x, int32_t row_stride, int32_t col_stride, int32_t rows,
+                                   int32_t cols) {
+    uint32_t m = 0x80808080u;
+    for (int32_t r = 0; r < rows; ++r, x += row_stride) {
+        const int8_t *xc = x;
+        for (int32_t c = 0; c < cols; ++c, xc += col_stride) {
+            const uint32_t v = (uint32_t)read32(xc);
+            (void)__ssub8(v, m);
+            m = __sel(v, m);
+        }
+    }
+    return m;
+}
+#endif
+
+static inline int32_t avg_round(int32_t sum, int32_t count) {
+    if (count == 0) return 0;
+    return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+}
+
 static void pool(const mcbk_pool_t *p, const int8_t *in, int8_t *out, int is_max) {
     const int32_t C = p->channels, H = p->in_h, W = p->in_w;
     for (int32_t b = 0; b < p->batches; ++b) {
@@ -1000,7 +1043,26 @@ static void pool(const mcbk_pool_t *p, const int8_t *in, int8_t *out, int is_max
                 valid_range(ix0, 1, p->f_w, W, &fx0, &fx1);
                 const int32_t count = (fy1 - fy0) * (fx1 - fx0);
                 int8_t *o = out + (((size_t)b * p->out_h + oy) * p->out_w + ox) * C;
-                for (int32_t c = 0; c < C; ++c) {
+                int32_t c = 0;
+#if MCBK_USE_DSP
+                /* four channels at a time (the window's pixels are C bytes apart) */
+                const int8_t *x0 = in + (((size_t)b * H + iy0 + fy0) * W + ix0 + fx0) * C;
+                const int32_t rows = fy1 - fy0, cols = fx1 - fx0;
+                if (is_max || count <= MCBK_SUM4_MAX_PIXELS) {
+                    for (; c + 4 <= C; c += 4) {
+                        int32_t v[4];
+                        if (is_max) {
+                            const uint32_t m = max4_window(x0 + c, W * C, C, rows, cols);
+                            for (int j = 0; j < 4; ++j) v[j] = (int8_t)(m >> (8 * j));
+                        } else {
+                            sum4_window(x0 + c, W * C, C, rows, cols, v);
+                            for (int j = 0; j < 4; ++j) v[j] = avg_round(v[j], count);
+                        }
+                        for (int j = 0; j < 4; ++j) o[c + j] = (int8_t)clamp32(v[j], p->act_min, p->act_max);
+                    }
+                }
+#endif
+                for (; c < C; ++c) {
                     int32_t acc = is_max ? -128 : 0;
                     for (int32_t fy = fy0; fy < fy1; ++fy) {
                         const int8_t *x = in + (((size_t)b * H + iy0 + fy) * W + ix0) * C + c;
@@ -1009,10 +1071,7 @@ static void pool(const mcbk_pool_t *p, const int8_t *in, int8_t *out, int is_max
                             if (is_max) { if (v > acc) acc = v; } else acc += v;
                         }
                     }
-                    if (!is_max) {
-                        if (count == 0) acc = 0;
-                        else acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-                    }
+                    if (!is_max) acc = avg_round(acc, count);
                     o[c] = (int8_t)clamp32(acc, p->act_min, p->act_max);
                 }
             }
@@ -1165,6 +1224,24 @@ void mcbk_mean(const mcbk_mean_t *p, const int8_t *in, int8_t *out) {
         od[d] = p->reduce[d] ? 1 : p->in_dims[d];
         rd[d] = p->reduce[d] ? p->in_dims[d] : 1;
     }
+#if MCBK_USE_DSP
+    /* the global average pool (NHWC, height and width reduced): four channels at a time */
+    if (!p->reduce[0] && p->reduce[1] && p->reduce[2] && !p->reduce[3] && p->count <= MCBK_SUM4_MAX_PIXELS &&
+        p->in_dims[3] % 4 == 0) {
+        const int32_t C = p->in_dims[3];
+        for (int32_t a = 0; a < od[0]; ++a) {
+            for (int32_t c = 0; c < C; c += 4) {
+                int32_t sums[4];
+                sum4_window(in + (size_t)a * st[0] + c, st[1], st[2], p->in_dims[1], p->in_dims[2], sums);
+                for (int j = 0; j < 4; ++j) {
+                    const int32_t v = mbqm(sums[j] - p->in_zero_point * p->count, p->mult, p->shift) + p->out_zero_point;
+                    out[(size_t)a * C + c + j] = (int8_t)clamp32(v, -128, 127);
+                }
+            }
+        }
+        return;
+    }
+#endif
     size_t k = 0;
     for (int32_t a = 0; a < od[0]; ++a)
         for (int32_t b = 0; b < od[1]; ++b)

@@ -208,6 +208,12 @@ MULTI_OP = {
         {"op": "dw", "k": 3, "s": 2, "act": "relu"}, {"op": "conv", "filters": 20, "k": 1, "act": "relu"},
         {"op": "dw", "k": 3, "pad": "valid", "act": "relu6"}, {"op": "conv", "filters": 5, "k": 1},
         {"op": "dw", "k": 3, "s": 2}], "seed": 4},
+    # pooling four channels a word (DSP): clipped same windows, strides 1 and 2, 6 channels
+    # (a remainder of 2), then a global average pool (MEAN) over 12 channels
+    "pool_chain_edges": {"inputs": [[11, 9, 6]], "layers": [
+        {"op": "avgpool", "k": 3, "s": 1, "pad": "same"}, {"op": "maxpool", "k": 3, "s": 2, "pad": "same"},
+        {"op": "conv", "filters": 12, "k": 1, "act": "relu"}, {"op": "avgpool", "k": 2},
+        {"op": "maxpool", "k": 2, "s": 1}, {"op": "gap"}], "seed": 7},
 }
 
 # Block-sparse weights (4 input x 4 output blocks zeroed): the AOT sparse kernel's cases.

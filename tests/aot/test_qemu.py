@@ -136,3 +136,18 @@ def test_depthwise_edges_are_bit_exact_on_qemu(tmp_path):
     layers = sum(layer["op"] == "dw" for layer in modelgen.MULTI_OP["dw_chain_edges"]["layers"])
     _assembly_chain_is_bit_exact("dw_chain_edges", r"(\d), \d+, op\d+_wext, op\d+_wrest, op\d+_bias, op\d+_rq, op\d+_biasf",
                                  layers, tmp_path, seed=6)
+
+
+def test_pooling_edges_are_bit_exact_on_qemu(tmp_path):
+    # The DSP pooling kernels sum (SXTAB16) or compare (SSUB8 and SEL) four channels a word,
+    # and so does the global average pool's MEAN: modelgen's pool chain covers clipped windows,
+    # a channel remainder and both strides, with 30 random inputs over the whole int8 range.
+    pytest.importorskip("tensorflow")
+    from mcubench.models.evaluate import io_quantization
+
+    spec = modelgen.MULTI_OP["pool_chain_edges"]
+    model = modelgen.models({"pool_chain_edges": spec})["pool_chain_edges"]
+    path = tmp_path / "pool_chain_edges.tflite"
+    path.write_bytes(model)
+    (_, scale, zero_point), _ = io_quantization(model)
+    validate_random_int8_inputs(path, spec["inputs"][0], scale, zero_point, tmp_path, seed=7)
