@@ -105,6 +105,10 @@ typedef struct mcbk_binary {
      * inputs' right shifts lie in 0..22 and the output's in 1..22 (the output zero point fits in
      * the rounding constant) */
     int32_t fast;
+    /* ADD, fast and flat: twice each input's rescaled value by byte (256 for input 1, then 256 for
+     * input 2, index byte + 128), ((x + off) << (left_shift + 1)) * mult rounded high, then
+     * rounding-shifted right by -shift; NULL otherwise */
+    const int32_t *table;
 } mcbk_binary_t;
 void mcbk_add(const mcbk_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void mcbk_mul(const mcbk_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);

@@ -346,6 +346,20 @@ def _broadcast_strides(in_shape, out4) -> list[int]:
     return res
 
 
+def _add_input_table(offset: int, left_shift: int, mult: int, shift: int) -> np.ndarray:
+    """The short ADD's rescaling of one input (add_fast in mcb_kernels.c) for every int8 byte,
+    doubled for the output's SMMULR: 2 * (SMMULR((byte + offset) << (left_shift + 1), mult)
+    shifted right by -shift, rounding halves away from zero). Exact in int64, and the doubled
+    values stay below 2^30: |byte + offset| <= 255 keeps the shifted input below 2^30 and the
+    high half below 2^29."""
+    x = (np.arange(-128, 128, dtype=np.int64) + offset) << (left_shift + 1)
+    high = (x * mult + (1 << 31)) >> 32
+    e = -shift
+    if e > 0:
+        high = (high + (1 << (e - 1)) + (high >> 31)) >> e
+    return (2 * high).astype(np.int32)
+
+
 def lower_binary(g: Graph, op: Operator, p: str, is_add: bool) -> Step:
     a, b, y = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
     for t, role in ((a, "input 1"), (b, "input 2"), (y, "output")):
@@ -364,13 +378,19 @@ def lower_binary(g: Graph, op: Operator, p: str, is_add: bool) -> Step:
     # the short ADD (see mcbk_binary_t.fast): |input - zp| <= 255, so a left shift of at most 20
     # keeps every doubled rescaled input below 2^30; input right shifts 0..22, output 1..22
     fast = int(is_add and 0 <= ls <= 20 and all(0 <= -sh <= 22 for sh in (sh1, sh2)) and 1 <= -sho <= 22)
+    defs, table, table_bytes = "", "0", 0
+    if fast and flat:
+        values = np.concatenate([_add_input_table(-a.zero_point, ls, m1, sh1), _add_input_table(-b.zero_point, ls, m2, sh2)])
+        table, table_bytes = f"{p}_table", values.size * 4
+        defs = _c_array("int32_t", table, values)
     fields = [flat, y.size, arr(out4), arr(s1), arr(s2), -a.zero_point, -b.zero_point, y.zero_point,
-              ls, m1, sh1, m2, sh2, mo, sho, amin, amax, fast]
-    defs = f"static const mcbk_binary_t {p} = {{{', '.join(map(str, fields))}}};\n"
+              ls, m1, sh1, m2, sh2, mo, sho, amin, amax, fast, table]
+    defs += f"static const mcbk_binary_t {p} = {{{', '.join(map(str, fields))}}};\n"
     fn = "mcbk_add" if is_add else "mcbk_mul"
     in_place = [t.index for t in (a, b) if not t.is_const and tuple(t.shape) == tuple(y.shape)] if flat else []
     return Step(op.index, op.opcode, [a.index, b.index], [y.index], y.size, defs,
-                f"{fn}(&{p}, {{T{a.index}}}, {{T{b.index}}}, {{T{y.index}}});", in_place=in_place)
+                f"{fn}(&{p}, {{T{a.index}}}, {{T{b.index}}}, {{T{y.index}}});", in_place=in_place,
+                weight_bytes=table_bytes)
 
 
 def _elementwise(x: Tensor, y: Tensor) -> None:
