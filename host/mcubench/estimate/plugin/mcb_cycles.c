@@ -89,6 +89,7 @@ typedef struct {
     uint8_t kind;         /* 1 begin, 2 end */
     uint32_t cost_from;   /* static cycles of the TB from this hint to its end */
     uint32_t insns_from;  /* instructions of the TB from this hint to its end */
+    uint64_t load_vaddr;  /* the id's load: the instruction after the 4-byte hint */
 } marker_info;
 
 static region_stats *regions;
@@ -96,13 +97,14 @@ static open_region stack[STACK_DEPTH];
 static int depth;
 static uint64_t marker_errors;
 static int pending_kind;
-static uint64_t pending_cycles, pending_insns;
+static uint64_t pending_cycles, pending_insns, pending_load_vaddr;
 
 static void marker_hint_exec(unsigned int vcpu, void *udata)
 {
     const marker_info *m = udata;
     (void)vcpu;
     pending_kind = m->kind;
+    pending_load_vaddr = m->load_vaddr;
     pending_cycles = total_cycles - m->cost_from;
     pending_insns = total_insns - m->insns_from;
 }
@@ -110,9 +112,12 @@ static void marker_hint_exec(unsigned int vcpu, void *udata)
 static void marker_load_exec(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vaddr,
                              void *udata)
 {
-    (void)vcpu; (void)info; (void)udata;
-    if (!pending_kind)
-        return; /* an ordinary LDRB.W IP,[Rn] that starts a TB */
+    const uint64_t *load_vaddr = udata;
+    (void)vcpu; (void)info;
+    /* an ordinary LDRB.W IP,[Rn] that starts a TB, or one in an interrupt handler taken
+     * between a hint and its load: neither carries the pending id */
+    if (!pending_kind || *load_vaddr != pending_load_vaddr)
+        return;
     int kind = pending_kind;
     pending_kind = 0;
     if (vaddr > MAX_REGION_ID) {
@@ -330,6 +335,7 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             marker_info *m = calloc(1, sizeof(*m));
             m->kind = info[i].marker_kind;
             m->insns_from = (uint32_t)(n - i);
+            m->load_vaddr = qemu_plugin_insn_vaddr(insn) + 4;
             uint32_t from = 0;
             for (size_t j = i; j < n; j++)
                 from += cost[j];
@@ -338,8 +344,14 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                                                    QEMU_PLUGIN_CB_NO_REGS, m);
         } else if (info[i].marker_load && (i == 0 || info[i - 1].kind == K_MARKER_HINT)) {
             /* MEM_RW: QEMU 7.2 does not call a MEM_R-only callback for this byte load */
+            uint64_t *load_vaddr = malloc(sizeof(*load_vaddr));
+            if (!load_vaddr) {
+                fprintf(stderr, "mcb_cycles: out of memory\n");
+                abort();
+            }
+            *load_vaddr = qemu_plugin_insn_vaddr(insn);
             qemu_plugin_register_vcpu_mem_cb(insn, marker_load_exec, QEMU_PLUGIN_CB_NO_REGS,
-                                             QEMU_PLUGIN_MEM_RW, NULL);
+                                             QEMU_PLUGIN_MEM_RW, load_vaddr);
         }
     }
     free(cost);
