@@ -10,6 +10,7 @@ import aot_modelgen as modelgen
 import numpy as np
 import pytest
 from conftest import build_host, random_inputs, tflm_outputs
+from helpers import require_tool, validate_random_int8_inputs
 from mcubench.runtimes.aot import compile_model
 from mcubench.runtimes.aot.fuse import row_schedule
 from mcubench.runtimes.aot.lower import Step
@@ -168,3 +169,18 @@ def test_reference_resnet8_arena_is_at_most_half_of_tflm(tmp_path):
         for o in project.plan.buffers:
             if o is not w and not (o.last < w.first or w.last < o.first):
                 assert o.offset + o.size <= w.offset or w.offset + w.size <= o.offset
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["residual_sparse", "residual_dilated"])
+def test_fused_block_is_bit_exact_on_qemu(name, fused_models, tmp_path):
+    # the DSP kernels on row windows (the block-sparse one; dilated rows with out beside x)
+    from mcubench.models.evaluate import io_quantization
+
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    model = fused_models[name]
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(model)
+    (_, scale, zero_point), _ = io_quantization(model)
+    validate_random_int8_inputs(path, modelgen.FUSED[name]["inputs"][0], scale, zero_point, tmp_path, seed=7)
