@@ -44,7 +44,7 @@ def _layer(keras, ops, L: dict, x, inputs):
     if kind == "add":
         return keras.layers.Add()([x, inputs[a.get("other", 1)]])
     if kind == "add_skip":
-        return keras.layers.Add()([x, a["_skip"]])
+        return keras.layers.Add()([a["_skip"], x] if a.get("skip_first") else [x, a["_skip"]])
     if kind == "mul":
         return keras.layers.Multiply()([x, inputs[a.get("other", 1)]])
     if kind == "softmax":
@@ -232,6 +232,28 @@ SPARSE = {
         {"op": "dw", "k": 3, "act": "relu"}, {"op": "conv", "filters": 32, "k": 1, "act": "relu"},
         {"op": "dw", "k": 3, "act": "relu"}, {"op": "conv", "filters": 32, "k": 1, "act": "relu"},
         {"op": "gap"}, {"op": "dense", "units": 12}, {"op": "softmax"}], "block_sparsity": 0.75, "seed": 7, "range": [-3, 2]},
+}
+
+# Residual blocks (conv -> conv -> ADD with the block input) the AOT runtime runs row by row:
+# out written over the input (3x3 -> 3x3 with odd sizes and a partial channel group, 1x1 ->
+# 5x5), not over it (a 5x5 first convolution reads rows above the one written: slab only),
+# dilation, the shortcut as the ADD's first operand, and the block-sparse kernel
+FUSED = {
+    "residual_3x3_odd": {"inputs": [[9, 7, 6]], "layers": [
+        {"op": "conv", "filters": 6, "k": 3}, {"op": "save"}, {"op": "conv", "filters": 10, "k": 3, "act": "relu"},
+        {"op": "conv", "filters": 6, "k": 3}, {"op": "add_skip"}, {"op": "relu"}], "seed": 11},
+    "residual_1x1_5x5": {"inputs": [[8, 6, 8]], "layers": [
+        {"op": "save"}, {"op": "conv", "filters": 12, "k": 1, "act": "relu"},
+        {"op": "conv", "filters": 8, "k": 5}, {"op": "add_skip"}], "seed": 12},
+    "residual_5x5_first": {"inputs": [[7, 6, 4]], "layers": [
+        {"op": "save"}, {"op": "conv", "filters": 8, "k": 5, "act": "relu"},
+        {"op": "conv", "filters": 4, "k": 3}, {"op": "add_skip"}], "seed": 13},
+    "residual_dilated": {"inputs": [[10, 8, 8]], "layers": [
+        {"op": "save"}, {"op": "conv", "filters": 8, "k": 3, "dil": 2, "act": "relu"},
+        {"op": "conv", "filters": 8, "k": 3}, {"op": "add_skip", "skip_first": True}], "seed": 14},
+    "residual_sparse": {"inputs": [[8, 8, 16]], "layers": [
+        {"op": "save"}, {"op": "conv", "filters": 16, "k": 3, "act": "relu"},
+        {"op": "conv", "filters": 16, "k": 3}, {"op": "add_skip"}], "block_sparsity": 0.75, "seed": 15},
 }
 
 # Models the AOT runtime must refuse (op index and name in the message).

@@ -11,12 +11,14 @@ from pathlib import Path
 from mcubench.core.errors import UserError
 from mcubench.core.fileio import write_text_atomic
 from mcubench.core.templates import template_env
+from mcubench.runtimes.aot.fuse import fuse_residual_blocks
 from mcubench.runtimes.aot.graph import Graph, read_graph
 from mcubench.runtimes.aot.lower import Step, Unsupported, lower_op
-from mcubench.runtimes.aot.planner import MemoryPlan, plan_memory
+from mcubench.runtimes.aot.planner import MemoryPlan, plan_best_order
 
 KERNELS_DIR = Path(__file__).resolve().parents[4] / "firmware" / "kernels"
-KERNEL_FILES = ("mcb_kernels.h", "mcb_fixedpoint.h", "mcb_kernels.c", "mcb_sparse.h", "mcb_sparse.c")
+KERNEL_FILES = ("mcb_kernels.h", "mcb_fixedpoint.h", "mcb_kernels.c", "mcb_sparse.h", "mcb_sparse.c", "mcb_fused.h",
+                "mcb_fused.c")
 # No microcontroller target has more RAM than this for one activation tensor; a bigger one
 # means a damaged shape, refused before the compiler spends memory on it.
 MAX_TENSOR_BYTES = 16 * 1024 * 1024
@@ -124,15 +126,15 @@ def compile_model(tflite_bytes: bytes, out_dir, *, dsp: bool = True, profile_ops
                   name: str = "model", keep_inputs: bool = True, test_input: bytes | None = None) -> AotProject:
     """Compile an int8 .tflite model to C in out_dir (model.h, model.c, kernels, workload)."""
     g = read_graph(tflite_bytes)
-    steps = lower_graph(g)
+    steps = fuse_residual_blocks(g, lower_graph(g))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     const_ids = sorted({t for s in steps for t in s.inputs if g.tensors[t].is_const})
-    plan = _plan(g, steps, const_ids, keep_inputs)
+    steps, plan = _plan(g, steps, const_ids, keep_inputs)
     scratch_offset, arena = _arena_layout(plan, steps)
     constants = _constants(g, const_ids)
-    ops = [_op_code(s, plan, set(const_ids), scratch_offset) for s in steps]
+    ops = [_op_code(s, plan, set(const_ids), scratch_offset, plan.workspace.get(k)) for k, s in enumerate(steps)]
     weight_bytes = sum(c["size"] for c in constants) + sum(_param_bytes(s.params_c) for s in steps)
     ios_in = [_io(g, t, plan) for t in g.inputs]
     ios_out = [_io(g, t, plan) for t in g.outputs]
@@ -144,7 +146,7 @@ def compile_model(tflite_bytes: bytes, out_dir, *, dsp: bool = True, profile_ops
         "digest": digest, "name": _c_ident(name), "arena_bytes": arena, "ops": ops, "constants": constants,
         "total_macs": sum(s.macs for s in steps), "inputs": ios_in, "outputs": ios_out,
         "inputs_table": _io_table(ios_in), "outputs_table": _io_table(ios_out),
-        "keep_inputs": keep_inputs, "dsp": dsp,
+        "keep_inputs": keep_inputs, "dsp": dsp, "fused": any(s.workspace for s in steps),
         "test_input": ",".join(str(b) for b in (test_input if test_input is not None else bytes(ios_in[0].nbytes))),
     }
     env = template_env()
@@ -154,8 +156,9 @@ def compile_model(tflite_bytes: bytes, out_dir, *, dsp: bool = True, profile_ops
         shutil.copyfile(KERNELS_DIR / f, out_dir / f)
     return AotProject(
         out_dir=out_dir,
-        sources=[out_dir / "model.c", out_dir / "mcb_kernels.c", out_dir / "mcb_sparse.c"],
-        headers=[out_dir / "model.h", out_dir / "mcb_kernels.h", out_dir / "mcb_fixedpoint.h", out_dir / "mcb_sparse.h"],
+        sources=[out_dir / "model.c", out_dir / "mcb_kernels.c", out_dir / "mcb_sparse.c", out_dir / "mcb_fused.c"],
+        headers=[out_dir / "model.h", out_dir / "mcb_kernels.h", out_dir / "mcb_fixedpoint.h", out_dir / "mcb_sparse.h",
+                 out_dir / "mcb_fused.h"],
         workload_source=out_dir / "aot_workload.c",
         arena_bytes=arena,
         ops=[OpInfo(s.op_index, s.opcode, s.macs) for s in steps],
@@ -163,13 +166,14 @@ def compile_model(tflite_bytes: bytes, out_dir, *, dsp: bool = True, profile_ops
         model_sha256=digest, dsp=dsp, profile_ops=profile_ops, plan=plan)
 
 
-def _plan(g: Graph, steps: list[Step], const_ids: list[int], keep_inputs: bool) -> MemoryPlan:
-    """Offsets in the arena of every activation tensor (constants live in flash)."""
+def _plan(g: Graph, steps: list[Step], const_ids: list[int], keep_inputs: bool) -> tuple[list[Step], MemoryPlan]:
+    """The execution order and the offsets in the arena of every activation tensor (constants
+    live in flash)."""
     consts = set(const_ids)
     act_ids = {t for s in steps for t in s.inputs + s.outputs if t not in consts}
     act_ids |= set(g.inputs) | set(g.outputs)
     sizes = {t: g.tensors[t].nbytes for t in act_ids}
-    return plan_memory(steps, sizes, set(g.inputs), set(g.outputs), keep_inputs=keep_inputs)
+    return plan_best_order(steps, sizes, set(g.inputs), set(g.outputs), keep_inputs=keep_inputs)
 
 
 def _arena_layout(plan: MemoryPlan, steps: list[Step]) -> tuple[int, int]:
@@ -202,8 +206,8 @@ def _param_bytes(params_c: str) -> int:
     return arrays + 16 * sum(int(m.group(1)) for m in re.finditer(r"static const mcbk_rq_t \w+\[(\d+)\]", params_c))
 
 
-def _op_code(s: Step, plan: MemoryPlan, const_ids: set[int], scratch_offset: int) -> _OpCode:
-    """The step's kernel call with tensor pointers in place of its {T<id>} and {S} placeholders."""
+def _op_code(s: Step, plan: MemoryPlan, const_ids: set[int], scratch_offset: int, workspace: int | None) -> _OpCode:
+    """The step's kernel call with tensor pointers in place of its {T<id>}, {S} and {W} placeholders."""
     def ptr(t: int) -> str:
         if t in const_ids:
             return f"((int8_t *)c{t})"
@@ -214,6 +218,8 @@ def _op_code(s: Step, plan: MemoryPlan, const_ids: set[int], scratch_offset: int
     else:
         call = re.sub(r"\{T(\d+)\}", lambda m: ptr(int(m.group(1))), s.call_c)
         call = call.replace("{S}", f"((int8_t *)(mcb_arena + {scratch_offset}))")
+        if workspace is not None:
+            call = call.replace("{W}", f"((int8_t *)(mcb_arena + {workspace}))")
     return _OpCode(s.opcode, s.params_c, call)
 
 

@@ -42,6 +42,8 @@ class Step:
     scratch_bytes: int = 0        # working memory the call gets as {S} (in the arena, after the plan)
     stream: dict | None = None    # conv/pool geometry: lets the planner overlap output and input
     overread: int = 0             # bytes the kernel may read (and ignore) past its input's end
+    workspace: int = 0            # planned working memory live during this step only, as {W}
+    row_call: str = ""            # adapter running the convolution on a window of input rows (mcb_fused.h)
 
 
 def _c_array(ctype: str, name: str, values, align: int = 4) -> str:
@@ -182,7 +184,8 @@ def _gemm_step(op: Operator, p: str, x: Tensor, y: Tensor, w: np.ndarray, bias: 
     defs += _conv_struct(p, f)
     call = f"mcbk_conv2d(&{p}, {{T{x.index}}}, {{T{y.index}}}, {{S}});"
     return Step(op.index, op.opcode, [x.index], [y.index], macs, defs, call, weight_bytes=weight_bytes,
-                scratch_bytes=scratch, stream=_stream(geom), overread=row_pad - w.shape[2])
+                scratch_bytes=scratch, stream=_stream(geom), overread=row_pad - w.shape[2],
+                row_call="mcbk_conv2d_rows" if geom["batches"] == 1 else "")
 
 
 def _sparse_step(op: Operator, p: str, x: Tensor, y: Tensor, blocks: sparse.SparseBlocks, bias_rq: str, geom: dict,
@@ -197,7 +200,8 @@ def _sparse_step(op: Operator, p: str, x: Tensor, y: Tensor, blocks: sparse.Spar
     defs += f"static const mcbk_sparse_t {p} = {{{', '.join(map(str, fields))}}};\n"
     call = f"mcbk_sparse_conv(&{p}, {{T{x.index}}}, {{T{y.index}}}, {{S}});"
     return Step(op.index, op.opcode, [x.index], [y.index], macs, defs, call, weight_bytes=weight_bytes,
-                scratch_bytes=scratch, stream=_stream(geom), overread=overread)
+                scratch_bytes=scratch, stream=_stream(geom), overread=overread,
+                row_call="mcbk_sparse_conv_rows" if geom["batches"] == 1 else "")
 
 
 def _stream(geom: dict) -> dict | None:
@@ -303,6 +307,7 @@ def lower_fc(g: Graph, op: Operator, p: str) -> Step:
     step = _gemm_step(op, p, x, y, w.data.reshape(oc, 1, ic), bias, mult, shift, geom, amin, amax,
                       batches * oc * ic, w.size)
     step.stream = None  # every output reads the whole input row
+    step.row_call = ""
     return step
 
 

@@ -8,6 +8,12 @@ Streaming ops (convolution, depthwise, pooling with one batch) read their input 
 output in raster order, so an output may overlap the input it consumes when the output starts
 at least `stream_margin` bytes before the input: every output row is then written over input
 rows no later output needs (the in-place scheme of TinyEngine/MCUNetV2, computed per layer).
+
+A step's `workspace` (a fused block's slab of rows) is planned as a tensor live during that
+step only. The execution order is the model's unless another order of the same graph, which
+at every point runs the ready op that adds the fewest live bytes, gives a smaller arena
+(ResNet's downsampling blocks: the shortcut convolution, the last reader of the block input,
+then runs before the second convolution and writes over the input it consumes).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ class MemoryPlan:
     arena_bytes: int
     buffers: list[Buffer]
     overlaps: dict[tuple[int, int], int] = None  # (input tensor, output tensor) -> margin allowed
+    workspace: dict[int, int] = None  # step position -> byte offset of its workspace
 
 
 def _align(n: int) -> int:
@@ -65,6 +72,8 @@ def stream_margin(g: dict) -> int:
 def plan_memory(steps, sizes: dict[int, int], graph_inputs, graph_outputs, keep_inputs: bool = True) -> MemoryPlan:
     """steps: lowered ops in execution order; sizes: bytes of every activation tensor."""
     n = len(steps)
+    workspaces = {_workspace_key(k): k for k, s in enumerate(steps) if getattr(s, "workspace", 0)}
+    sizes = {**sizes, **{w: steps[k].workspace for w, k in workspaces.items()}}
     first = {t: (0 if t in graph_inputs else None) for t in sizes}
     last = {t: (n if (t in graph_outputs or (keep_inputs and t in graph_inputs)) else -1) for t in sizes}
     for k, s in enumerate(steps):
@@ -77,6 +86,8 @@ def plan_memory(steps, sizes: dict[int, int], graph_inputs, graph_outputs, keep_
     for t in sizes:
         if first[t] is None:
             first[t] = 0
+    for w, k in workspaces.items():
+        first[w] = last[w] = k
 
     parent = {t: t for t in sizes}
 
@@ -151,7 +162,52 @@ def plan_memory(steps, sizes: dict[int, int], graph_inputs, graph_outputs, keep_
     overlaps = {(s.inputs[0], s.outputs[0]): margins[(find(s.inputs[0]), find(s.outputs[0]))]
                 for s in steps if s.inputs and s.outputs and s.inputs[0] in sizes and s.outputs[0] in sizes
                 and (find(s.inputs[0]), find(s.outputs[0])) in margins}
-    return MemoryPlan(offsets, arena, placed, overlaps)
+    return MemoryPlan({t: o for t, o in offsets.items() if t not in workspaces}, arena, placed, overlaps,
+                      {k: offsets[w] for w, k in workspaces.items()})
+
+
+def _workspace_key(k: int) -> int:
+    return -1 - k   # tensor ids are >= 0
+
+
+def memory_order(steps, sizes: dict[int, int], keep: set[int]) -> list:
+    """The steps in an order that at every point runs, of the steps whose inputs are made, the
+    one that adds the fewest live bytes (outputs made minus inputs read for the last time;
+    tensors in `keep` never die), the model's order breaking ties."""
+    producer = {t: k for k, s in enumerate(steps) for t in s.outputs}
+    readers = {}
+    for k, s in enumerate(steps):
+        for t in s.inputs:
+            readers.setdefault(t, set()).add(k)
+    done: set[int] = set()
+    order = []
+
+    def growth(k: int) -> int:
+        s = steps[k]
+        made = sum(sizes.get(t, 0) for t in s.outputs)
+        freed = sum(sizes.get(t, 0) for t in set(s.inputs) if t not in keep and readers[t] - done == {k})
+        return made - freed
+
+    while len(order) < len(steps):
+        ready = [k for k in range(len(steps)) if k not in done and
+                 all(producer.get(t, -1) in done or t not in producer for t in steps[k].inputs)]
+        k = min(ready, key=lambda k: (growth(k), k))
+        done.add(k)
+        order.append(steps[k])
+    return order
+
+
+def plan_best_order(steps, sizes: dict[int, int], graph_inputs, graph_outputs, keep_inputs: bool = True):
+    """(steps in execution order, plan): the model's order, or the memory-greedy one when its
+    arena is smaller."""
+    plan = plan_memory(steps, sizes, graph_inputs, graph_outputs, keep_inputs)
+    keep = set(graph_outputs) | (set(graph_inputs) if keep_inputs else set())
+    other = memory_order(steps, sizes, keep)
+    if [id(s) for s in other] != [id(s) for s in steps]:
+        other_plan = plan_memory(other, sizes, graph_inputs, graph_outputs, keep_inputs)
+        if other_plan.arena_bytes < plan.arena_bytes:
+            return other, other_plan
+    return list(steps), plan
 
 
 def _forbidden(r: int, groups: dict, offsets: dict, margins: dict) -> list[tuple[int, int]]:

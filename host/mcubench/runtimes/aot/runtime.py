@@ -48,7 +48,7 @@ def flash_parts(elf: Path) -> dict[str, int]:
                 weights += sym.size
             else:
                 model_code += sym.size
-        elif sym.source_file in ("mcb_kernels.c", "mcb_sparse.c") or (not sym.source_file and sym.name.startswith("mcbk_")):
+        elif sym.source_file in ("mcb_kernels.c", "mcb_sparse.c", "mcb_fused.c") or (not sym.source_file and sym.name.startswith("mcbk_")):
             kernels += sym.size
     return {"weights": weights, "model_code": model_code, "kernels": kernels}
 
