@@ -164,6 +164,11 @@ def test_reference_resnet8_arena_is_at_most_half_of_tflm(tmp_path):
     project = compile_model(model, tmp_path, dsp=True, profile_ops=False, keep_inputs=False)
     assert [o.opcode for o in project.ops].count("CONV_2D+CONV_2D+ADD") == 1  # the identity block
     assert project.arena_bytes <= 0.5 * exact_arena(model).exact_bytes
+    # no model operator is run by two steps; the fused one runs its three
+    sources = [k for o in project.ops for k in o.sources]
+    assert len(sources) == len(set(sources))
+    (fused,) = [o for o in project.ops if o.opcode == "CONV_2D+CONV_2D+ADD"]
+    assert len(fused.sources) == 3 and fused.index == fused.sources[-1]
     # the block's slab and row buffer overlap no tensor live at the same time
     for w in (b for b in project.plan.buffers if b.tensors[0] < 0):
         for o in project.plan.buffers:
@@ -184,3 +189,21 @@ def test_fused_block_is_bit_exact_on_qemu(name, fused_models, tmp_path):
     path.write_bytes(model)
     (_, scale, zero_point), _ = io_quantization(model)
     validate_random_int8_inputs(path, modelgen.FUSED[name]["inputs"][0], scale, zero_point, tmp_path, seed=7)
+
+
+def test_per_operator_table_sets_a_fused_step_against_the_sum_of_its_tflm_operators():
+    from mcubench.commands.aot_bench import AotBenchRow, TflmFigures, format_ops
+
+    tflm = TflmFigures(instructions=1, estimated_cycles={}, model_version="m", flash_bytes=0, model_bytes=0,
+                       runtime_bytes=0, outputs_match=True,
+                       ops=[{"index": k, "name": "X", "estimated_cycles": 1000 * (k + 1)} for k in range(4)])
+    row = AotBenchRow(model="m", kernels="dsp", macs=1, instructions=1, instr_per_mac=1.0, arena_bytes=1,
+                      tflm_arena_bytes=1, arena_ratio=1.0, weight_bytes=0, aot_code_bytes=0, flash_bytes=0,
+                      outputs_match=True, tflm=tflm,
+                      ops=[{"index": 0, "name": "CONV_2D", "macs": 10, "sources": [0], "instructions": 5,
+                            "estimated_cycles": 7},
+                           {"index": 1, "name": "CONV_2D+CONV_2D+ADD", "macs": 10, "sources": [1, 2, 3],
+                            "instructions": 5, "estimated_cycles": 7}])
+    lines = format_ops(row).splitlines()
+    assert lines[2].split()[-2] == "1,000"
+    assert lines[3].split()[-2] == "9,000"  # 2,000 + 3,000 + 4,000

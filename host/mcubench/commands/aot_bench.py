@@ -86,7 +86,7 @@ class AotBenchRow:
     model_version: str | None = None
     tflm: TflmFigures | None = None
     published_cycles_per_mac: float | None = None
-    ops: list[dict[str, Any]] = field(default_factory=list)  # index, name, macs, instructions, estimated_cycles
+    ops: list[dict[str, Any]] = field(default_factory=list)  # index, name, macs, sources, instructions, estimated_cycles
 
     def cycles_per_mac(self, board: str = "mps2-an386") -> float | None:
         cycles = self.estimated_cycles.get(board)
@@ -137,9 +137,12 @@ def bench_model(name: str, *, dsp: bool = True, boards: tuple[str, ...] = ESTIMA
     macs = int(facts["macs"])
     tflm = exact_arena(path.read_bytes()).exact_bytes
     split = flash_parts(outcome.image.elf)
-    op_macs = facts.get("op_macs", [])
+    op_macs, op_sources = facts.get("op_macs", []), facts.get("op_sources", [])
     op_cycles = {o["index"]: o["estimated_cycles"] for o in (result.get("estimate") or {}).get("ops", [])}
+    # sources: the model's operators a step runs (TFLM numbers its operators so); a fused
+    # step runs several, and the planner may reorder steps
     ops = [{"index": o["index"], "name": o["name"], "macs": op_macs[o["index"]] if o["index"] < len(op_macs) else None,
+            "sources": op_sources[o["index"]] if o["index"] < len(op_sources) else [o["index"]],
             "instructions": o["value"], "estimated_cycles": op_cycles.get(o["index"])} for o in result.get("ops") or []]
     published = PUBLISHED_MS.get(name)
     return AotBenchRow(
@@ -242,12 +245,14 @@ def format_comparison(rows: list[AotBenchRow]) -> str:
 def format_ops(row: AotBenchRow) -> str:
     tflm_ops = {o["index"]: o["estimated_cycles"] for o in row.tflm.ops} if row.tflm else {}
     lines = [f"{row.model} ({row.kernels}) per operator (estimated cycles at zero wait states):",
-             f"  {'#':>3} {'op':<18} {'MACs':>11} {'instructions':>13} {'instr/MAC':>9} {'est. cycles':>12} "
+             f"  {'#':>3} {'op':<19} {'MACs':>11} {'instructions':>13} {'instr/MAC':>9} {'est. cycles':>12} "
              f"{'cycles/MAC':>10} {'TFLM cycles':>12} {'TFLM c/MAC':>10}"]
     for o in row.ops:
         macs = o.get("macs") or 0
-        cycles, theirs = o.get("estimated_cycles"), tflm_ops.get(o["index"])
-        lines.append(f"  {o['index']:>3} {o['name']:<18} {macs:>11,} {o['instructions']:>13,.0f} "
+        theirs_parts = [tflm_ops.get(k) for k in o.get("sources", [o["index"]])]
+        cycles = o.get("estimated_cycles")
+        theirs = sum(theirs_parts) if theirs_parts and None not in theirs_parts else None
+        lines.append(f"  {o['index']:>3} {o['name']:<19} {macs:>11,} {o['instructions']:>13,.0f} "
                      f"{_f(o['instructions'] / macs if macs else None):>9} {_f(cycles, ',.0f'):>12} "
                      f"{_f(cycles / macs if macs and cycles is not None else None):>10} {_f(theirs, ',.0f'):>12} "
                      f"{_f(theirs / macs if macs and theirs is not None else None):>10}")

@@ -29,6 +29,7 @@ class OpInfo:
     index: int
     opcode: str
     macs: int
+    sources: list[int]  # the model's operator indices it runs (several when fused)
 
 
 @dataclass
@@ -161,7 +162,7 @@ def compile_model(tflite_bytes: bytes, out_dir, *, dsp: bool = True, profile_ops
                  out_dir / "mcb_fused.h"],
         workload_source=out_dir / "aot_workload.c",
         arena_bytes=arena,
-        ops=[OpInfo(s.op_index, s.opcode, s.macs) for s in steps],
+        ops=[OpInfo(s.op_index, s.opcode, s.macs, s.source_ops or [s.op_index]) for s in steps],
         inputs=ios_in, outputs=ios_out, weight_bytes=weight_bytes,
         model_sha256=digest, dsp=dsp, profile_ops=profile_ops, plan=plan)
 

@@ -125,6 +125,8 @@ def _fused_step(g: Graph, c1: Step, c2: Step, add: Step) -> Step:
     return Step(add.op_index, FUSED_OPCODE, [x], [out], c1.macs + c2.macs + add.macs,
                 c1.params_c + c2.params_c + add.params_c + defs,
                 f"mcbk_residual(&{p}, {{T{x}}}, {{T{out}}}, {{W}}, {{S}});",
-                in_place=[x] if sched.in_place else [], weight_bytes=c1.weight_bytes + c2.weight_bytes,
+                in_place=[x] if sched.in_place else [],
+                weight_bytes=c1.weight_bytes + c2.weight_bytes + add.weight_bytes,
                 scratch_bytes=max(c1.scratch_bytes, c2.scratch_bytes),
-                overread=max(c1.overread, c2.overread), workspace=sched.slab_rows * y_row + x_row)
+                overread=max(c1.overread, c2.overread), workspace=sched.slab_rows * y_row + x_row,
+                source_ops=[c1.op_index, c2.op_index, add.op_index])

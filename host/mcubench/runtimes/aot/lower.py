@@ -42,6 +42,7 @@ class Step:
     scratch_bytes: int = 0        # working memory the call gets as {S} (in the arena, after the plan)
     stream: dict | None = None    # conv/pool geometry: lets the planner overlap output and input
     overread: int = 0             # bytes the kernel may read (and ignore) past its input's end
+    source_ops: list[int] = field(default_factory=list)  # the model's operators this step runs (empty: op_index)
     workspace: int = 0            # planned working memory live during this step only, as {W}
     row_call: str = ""            # adapter running the convolution on a window of input rows (mcb_fused.h)
 

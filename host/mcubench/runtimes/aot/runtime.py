@@ -83,6 +83,7 @@ class AotRuntime(Runtime):
             "ops": [o.opcode for o in project.ops],
             "macs": project.total_macs,
             "op_macs": [o.macs for o in project.ops],
+            "op_sources": [o.sources for o in project.ops],
             "arena_bytes": project.arena_bytes,
             "weight_bytes": project.weight_bytes,
             "kernels": "dsp" if dsp else "portable",
