@@ -772,23 +772,28 @@ static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t x) {
  * bias (the input offset is in it, so the taps multiply the raw input bytes) plus the 9 taps,
  * requantized (rq_fast), packed, clamped to [lo, hi] (lo4/hi4: splat4) and stored as 4 bytes
  * at out, without a round trip of the accumulators through memory. x is the window's origin
- * (its columns xs bytes apart, rows ys), w the groups' int16 weights (9 taps x (c0,c2),(c1,c3)),
+ * (its columns xs bytes apart, the second row ys after the first, the third ys2 after the second:
+ * the rows may come from a band of padded rows in any order), w the groups' int16 weights (9 taps x (c0,c2),(c1,c3)),
  * rq the groups' requantization constants. */
 typedef struct mcbk_dw_geom {
     int32_t groups, xs, ys;
     const mcbk_rq_t *rq;
     uint32_t lo4, hi4;
+    int32_t ys2;             /* from the window's second row to its third (ys: first to second) */
 } mcbk_dw_geom_t;
 void mcbk_dw3x3_pixel(const int8_t *x, const int16_t *w, const int32_t *bias, int8_t *out, const mcbk_dw_geom_t *g);
 /* The assembly reads these layouts by offset: fail the build if they change. */
-typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 24 && offsetof(mcbk_dw_geom_t, rq) == 12 &&
+typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 28 && offsetof(mcbk_dw_geom_t, rq) == 12 &&
+                                   offsetof(mcbk_dw_geom_t, ys2) == 24 &&
                                    offsetof(mcbk_dw_geom_t, lo4) == 16 && sizeof(mcbk_rq_t) == 16 &&
                                    offsetof(mcbk_rq_t, mult) == 0 && offsetof(mcbk_rq_t, rs) == 8 &&
                                    offsetof(mcbk_rq_t, rnd) == 12) ? 1 : -1];
-/* the weights load first: the row pointer (lr) may have just been computed */
-#define MCBK_DW_PX_TAP(XADDR)                 \
-    "    ldr r10, [r1], #4\n"                 \
-    "    ldr r11, [r1], #4\n"                 \
+/* the weights load first (the row pointer, lr, may have just been computed), at immediate
+ * offsets from a pointer that moves once per group: no load's base is written by the load
+ * before, so the second and third pipeline (2+1+1) */
+#define MCBK_DW_PX_TAP(WOFF, XADDR)           \
+    "    ldr r10, [r1, #" WOFF "]\n"          \
+    "    ldr r11, [r1, #" WOFF "+4]\n"        \
     "    ldr r8, " XADDR "\n"                 \
     "    sxtb16 r9, r8, ror #8\n"             \
     "    sxtb16 r8, r8\n"                     \
@@ -796,10 +801,11 @@ typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 24 && offsetof(mcbk
     "    smlatt r6, r8, r10, r6\n"            \
     "    smlabb r5, r9, r11, r5\n"            \
     "    smlatt r7, r9, r11, r7\n"
-#define MCBK_DW_PX_ROW                        \
-    MCBK_DW_PX_TAP("[lr]")                    \
-    MCBK_DW_PX_TAP("[lr, r12]")               \
-    MCBK_DW_PX_TAP("[lr, r12, lsl #1]")
+/* kernel row KY's three taps (weights at 24*KY bytes from r1) */
+#define MCBK_DW_PX_ROW(KY)                          \
+    MCBK_DW_PX_TAP("24*" KY, "[lr]")                \
+    MCBK_DW_PX_TAP("24*" KY "+8", "[lr, r12]")      \
+    MCBK_DW_PX_TAP("24*" KY "+16", "[lr, r12, lsl #1]")
 /* rq_fast of accumulator A with the constants of channel OFF/16 of the group at lr */
 #define MCBK_DW_PX_RQ(A, OFF)                 \
     "    ldr r8, [lr, #" OFF "]\n"            \
@@ -822,27 +828,29 @@ __asm__(
     "mcbk_dw3x3_pixel:\n"
     "    push {r4-r11, lr}\n"
     "    ldr r12, [sp, #36]\n"           /* geom: the 5th argument */
-    "    sub sp, sp, #24\n"              /* [0] ys [4] end of out [8] rq [16] lo4 [20] hi4 */
+    "    sub sp, sp, #24\n"              /* [0] ys [4] end of out [8] rq [12] ys2 [16] lo4 [20] hi4 */
     "    ldr r4, [r12, #8]\n"
     "    ldr r5, [r12, #0]\n"
     "    add r5, r3, r5, lsl #2\n"
     "    ldr r6, [r12, #12]\n"
+    "    ldr r7, [r12, #24]\n"
+    "    strd r4, r5, [sp, #0]\n"
+    "    strd r6, r7, [sp, #8]\n"
     "    ldr r7, [r12, #16]\n"
     "    ldr r8, [r12, #20]\n"
     "    ldr r12, [r12, #4]\n"           /* xs for the whole call */
-    "    strd r4, r5, [sp, #0]\n"
-    "    str r6, [sp, #8]\n"
     "    strd r7, r8, [sp, #16]\n"
     "1:\n"
     "    ldm r2!, {r4-r7}\n"             /* folded bias of 4 channels */
     "    mov lr, r0\n"
-    MCBK_DW_PX_ROW
+    MCBK_DW_PX_ROW("0")
     "    ldr r8, [sp, #0]\n"
     "    add lr, lr, r8\n"
-    MCBK_DW_PX_ROW
-    "    ldr r8, [sp, #0]\n"
+    MCBK_DW_PX_ROW("1")
+    "    ldr r8, [sp, #12]\n"
     "    add lr, lr, r8\n"
-    MCBK_DW_PX_ROW
+    MCBK_DW_PX_ROW("2")
+    "    adds r1, r1, #72\n"             /* the next group's weights */
     "    ldr lr, [sp, #8]\n"             /* the group's requantization constants */
     MCBK_DW_PX_RQ("r4", "0")
     MCBK_DW_PX_RQ("r5", "16")
@@ -871,32 +879,44 @@ __asm__(
     "    .popsection\n");
 #endif
 
-/* A 3x3 window that leaves the input, gathered as [3][3][C] with the input zero point where
- * it leaves (those taps then add (zp - zp) * w = 0, as TFLM's skipped taps do). Without
- * dilation a row's valid columns are one contiguous run of the input: one copy per row. */
-static void dw_gather3x3(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int32_t kx0,
-                         int32_t kx1, int8_t *scratch) {
+/* A 3x3 dilated window that leaves the input, gathered as [3][3][C] with the input zero point
+ * where it leaves (those taps then add (zp - zp) * w = 0, as TFLM's skipped taps do). */
+static void dw_gather3x3(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *scratch) {
     const int32_t C = p->in_c;
     const int8_t zp = (int8_t)(-p->in_offset);
     for (int32_t ky = 0; ky < 3; ++ky) {
         const int32_t iy = iy0 + ky * p->dil_h;
-        if (iy < 0 || iy >= p->in_h) {
-            memset(scratch, zp, (size_t)(3 * C));
-            scratch += 3 * C;
-        } else if (p->dil_w == 1) {
-            const size_t left = (size_t)kx0 * C, mid = (size_t)(kx1 - kx0) * C, right = (size_t)(3 - kx1) * C;
-            if (left) memset(scratch, zp, left);
-            if (mid) memcpy(scratch + left, in_b + ((size_t)iy * p->in_w + ix0 + kx0) * C, mid);
-            if (right) memset(scratch + left + mid, zp, right);
-            scratch += 3 * C;
-        } else {
-            for (int32_t kx = 0; kx < 3; ++kx, scratch += C) {
-                const int32_t ix = ix0 + kx * p->dil_w;
-                if (ix < 0 || ix >= p->in_w) memset(scratch, zp, (size_t)C);
-                else memcpy(scratch, in_b + ((size_t)iy * p->in_w + ix) * C, (size_t)C);
-            }
+        for (int32_t kx = 0; kx < 3; ++kx, scratch += C) {
+            const int32_t ix = ix0 + kx * p->dil_w;
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) memset(scratch, zp, (size_t)C);
+            else memcpy(scratch, in_b + ((size_t)iy * p->in_w + ix) * C, (size_t)C);
         }
     }
+}
+
+/* Undilated 3x3 kernels whose windows leave the input read every window from a band of three
+ * padded input rows in the scratch (mcbk_dw_band_cols columns of C bytes each; band column j
+ * is input column j - pad_left, the input zero point outside the input, and a whole row of it
+ * above or below the input). Input row iy lives in slot iy mod 3 and is copied once, when an
+ * output row first needs it: each input byte is copied once (stride 1) instead of once per
+ * border window. */
+static int dw_uses_band(const mcbk_dwconv_t *p) {
+    return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && p->rest_c0 > 0 &&
+           (p->pad_top > 0 || p->pad_left > 0 || (p->out_h - 1) * p->stride_h - p->pad_top + 3 > p->in_h ||
+            (p->out_w - 1) * p->stride_w - p->pad_left + 3 > p->in_w);
+}
+static int32_t dw_band_cols(const mcbk_dwconv_t *p) { return (p->out_w - 1) * p->stride_w + 3; }
+static void dw_band_row(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy, int8_t *row) {
+    const int32_t C = p->in_c, cols = dw_band_cols(p), left = p->pad_left;
+    const int8_t zp = (int8_t)(-p->in_offset);
+    if (iy < 0 || iy >= p->in_h) {
+        memset(row, zp, (size_t)cols * C);
+        return;
+    }
+    const int32_t n = cols - left < p->in_w ? cols - left : p->in_w;   /* input columns read */
+    memset(row, zp, (size_t)left * C);
+    memcpy(row + (size_t)left * C, in_b + (size_t)iy * p->in_w * C, (size_t)n * C);
+    memset(row + (size_t)(left + n) * C, zp, (size_t)(cols - left - n) * C);
 }
 
 void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
@@ -906,16 +926,31 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
     const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
     const int32_t groups = p->rest_c0 >> 2, rest_w = OC - p->rest_c0;
     const int32_t xstep = p->dil_w * C, ystep = p->dil_h * W * C;
-    const int is3x3 = KH == 3 && KW == 3;
+    const int full = KH == 3 && KW == 3 && groups > 0;
+    const int band = dw_uses_band(p);
+    const size_t band_row = (size_t)dw_band_cols(p) * C;
 #if MCBK_USE_DSP
     const uint32_t offp = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
 #endif
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (size_t)b * H * W * C;
+        int32_t slot_row[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each band slot */
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
             valid_range(iy0, p->dil_h, KH, H, &ky0, &ky1);
+            const int8_t *rows[3] = {NULL, NULL, NULL};
+            if (band) {
+                for (int32_t ky = 0; ky < 3; ++ky) {
+                    const int32_t iy = iy0 + ky, slot = ((iy % 3) + 3) % 3;
+                    int8_t *row = scratch + slot * band_row;
+                    if (slot_row[slot] != iy) {
+                        dw_band_row(p, in_b, iy, row);
+                        slot_row[slot] = iy;
+                    }
+                    rows[ky] = row;
+                }
+            }
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
@@ -924,20 +959,25 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
                 /* origin of the window (may lie outside the input; only valid taps are read) */
                 const int8_t *x0 = in_b + ((ptrdiff_t)iy0 * W + ix0) * C;
                 const int inside = ky0 == 0 && ky1 == KH && kx0 == 0 && kx1 == KW;
-                const int full = is3x3 && groups > 0;
                 const int8_t *xw = x0;          /* the window's origin, its column and row steps */
-                int32_t xs = xstep, ys = ystep;
-                if (full && !inside) {
-                    dw_gather3x3(p, in_b, iy0, ix0, kx0, kx1, scratch);
+                int32_t xs = xstep, ys = ystep, ys2 = ystep;
+                if (band) {
+                    const size_t col = (size_t)ox * p->stride_w * C;
+                    xw = rows[0] + col;
+                    xs = C;
+                    ys = (int32_t)(rows[1] - rows[0]);
+                    ys2 = (int32_t)(rows[2] - rows[1]);
+                } else if (full && !inside) {
+                    dw_gather3x3(p, in_b, iy0, ix0, scratch);
                     xw = scratch;
                     xs = C;
-                    ys = 3 * C;
+                    ys = ys2 = 3 * C;
                 }
                 int32_t g0 = 0;
 #if MCBK_FAST_OUT_2PX
                 if (full && p->bias_folded && fast) {
                     /* all groups of the pixel, requantized and stored, in the assembly kernel */
-                    const mcbk_dw_geom_t geom = {groups, xs, ys, p->rq, lo4, hi4};
+                    const mcbk_dw_geom_t geom = {groups, xs, ys, p->rq, lo4, hi4, ys2};
                     mcbk_dw3x3_pixel(xw, p->wext, p->bias_folded, o, &geom);
                     g0 = groups;
                 }
@@ -953,7 +993,7 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
                         MCBK_DW_ROW3(r, wt);
                         r += ys;
                         MCBK_DW_ROW3(r, wt);
-                        r += ys;
+                        r += ys2;
                         MCBK_DW_ROW3(r, wt);
                     } else {
                         const int8_t *xr = x0 + c + (ptrdiff_t)ky0 * ystep + (ptrdiff_t)kx0 * xstep;
