@@ -767,25 +767,26 @@ static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t x) {
 #endif
 
 #if MCBK_USE_DSP
-/* One output pixel of a 3x3 depthwise convolution (depth multiplier 1, no dilation, the short
- * requantization), every 4-channel group, in assembly (all 14 registers): the group's folded
- * bias (the input offset is in it, so the taps multiply the raw input bytes) plus the 9 taps,
- * requantized (rq_fast), packed, clamped to [lo, hi] (lo4/hi4: splat4) and stored as 4 bytes
- * at out, without a round trip of the accumulators through memory. x is the window's origin
- * (its columns xs bytes apart, the second row ys after the first, the third ys2 after the second:
- * the rows may come from a band of padded rows in any order), w the groups' int16 weights (9 taps x (c0,c2),(c1,c3)),
- * rq the groups' requantization constants. */
+/* Output pixels of a 3x3 depthwise convolution (depth multiplier 1, no dilation, the short
+ * requantization), every 4-channel group, in assembly (all 14 registers): per pixel and group
+ * the folded bias (the input offset is in it, so the taps multiply the raw input bytes) plus
+ * the 9 taps, requantized (rq_fast), packed, clamped to [lo, hi] (lo4/hi4: splat4) and stored
+ * as 4 bytes at out, without a round trip of the accumulators through memory. x is the first
+ * pixel's window origin (its columns xs bytes apart, the second row ys after the first, the
+ * third ys2 after the second: the rows may come from a band of padded rows in any order), w
+ * the groups' int16 weights (9 taps x (c0,c2),(c1,c3)), rq the groups' requantization
+ * constants; `pixels` pixels, their window origins x_step apart, their outputs out_step. */
 typedef struct mcbk_dw_geom {
     int32_t groups, xs, ys;
     const mcbk_rq_t *rq;
     uint32_t lo4, hi4;
-    int32_t ys2;             /* from the window's second row to its third (ys: first to second) */
+    int32_t ys2, pixels, x_step, out_step;
 } mcbk_dw_geom_t;
-void mcbk_dw3x3_pixel(const int8_t *x, const int16_t *w, const int32_t *bias, int8_t *out, const mcbk_dw_geom_t *g);
+void mcbk_dw3x3_pixels(const int8_t *x, const int16_t *w, const int32_t *bias, int8_t *out, const mcbk_dw_geom_t *g);
 /* The assembly reads these layouts by offset: fail the build if they change. */
-typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 28 && offsetof(mcbk_dw_geom_t, rq) == 12 &&
-                                   offsetof(mcbk_dw_geom_t, ys2) == 24 &&
-                                   offsetof(mcbk_dw_geom_t, lo4) == 16 && sizeof(mcbk_rq_t) == 16 &&
+typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 40 && offsetof(mcbk_dw_geom_t, rq) == 12 &&
+                                   offsetof(mcbk_dw_geom_t, lo4) == 16 && offsetof(mcbk_dw_geom_t, ys2) == 24 &&
+                                   offsetof(mcbk_dw_geom_t, x_step) == 32 && sizeof(mcbk_rq_t) == 16 &&
                                    offsetof(mcbk_rq_t, mult) == 0 && offsetof(mcbk_rq_t, rs) == 8 &&
                                    offsetof(mcbk_rq_t, rnd) == 12) ? 1 : -1];
 /* the weights load first (the row pointer, lr, may have just been computed), at immediate
@@ -818,28 +819,36 @@ typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 28 && offsetof(mcbk
     "    asr " A ", " A ", r9\n"              \
     "    ssat " A ", #8, " A "\n"
 __asm__(
-    "    .pushsection .text.mcbk_dw3x3_pixel, \"ax\", %progbits\n"
+    "    .pushsection .text.mcbk_dw3x3_pixels, \"ax\", %progbits\n"
     "    .syntax unified\n"
     "    .thumb\n"
     "    .p2align 2\n"
-    "    .global mcbk_dw3x3_pixel\n"
-    "    .type mcbk_dw3x3_pixel, %function\n"
+    "    .global mcbk_dw3x3_pixels\n"
+    "    .type mcbk_dw3x3_pixels, %function\n"
     "    .thumb_func\n"
-    "mcbk_dw3x3_pixel:\n"
+    "mcbk_dw3x3_pixels:\n"
     "    push {r4-r11, lr}\n"
     "    ldr r12, [sp, #36]\n"           /* geom: the 5th argument */
-    "    sub sp, sp, #24\n"              /* [0] ys [4] end of out [8] rq [12] ys2 [16] lo4 [20] hi4 */
-    "    ldr r4, [r12, #8]\n"
-    "    ldr r5, [r12, #0]\n"
-    "    add r5, r3, r5, lsl #2\n"
-    "    ldr r6, [r12, #12]\n"
-    "    ldr r7, [r12, #24]\n"
-    "    strd r4, r5, [sp, #0]\n"
-    "    strd r6, r7, [sp, #8]\n"
+    "    sub sp, sp, #48\n"              /* [0] ys [4] end of the pixel's out [8] rq [12] ys2 [16] lo4 [20] hi4 */
+    "    ldr r4, [r12, #8]\n"            /* [24] geom [28] the pixel's x [32] its out [36] pixels left */
+    "    ldr r6, [r12, #24]\n"           /* [40] w [44] bias */
     "    ldr r7, [r12, #16]\n"
     "    ldr r8, [r12, #20]\n"
-    "    ldr r12, [r12, #4]\n"           /* xs for the whole call */
+    "    ldr r9, [r12, #28]\n"
+    "    str r4, [sp, #0]\n"
+    "    str r6, [sp, #12]\n"
     "    strd r7, r8, [sp, #16]\n"
+    "    str r12, [sp, #24]\n"
+    "    str r9, [sp, #36]\n"
+    "    strd r1, r2, [sp, #40]\n"
+    "2:\n"                               /* per pixel */
+    "    ldr r4, [r12, #12]\n"
+    "    ldr r5, [r12, #0]\n"
+    "    add r5, r3, r5, lsl #2\n"
+    "    str r4, [sp, #8]\n"
+    "    str r5, [sp, #4]\n"
+    "    strd r0, r3, [sp, #28]\n"
+    "    ldr r12, [r12, #4]\n"           /* xs for the whole pixel */
     "1:\n"
     "    ldm r2!, {r4-r7}\n"             /* folded bias of 4 channels */
     "    mov lr, r0\n"
@@ -873,9 +882,21 @@ __asm__(
     "    ldr r8, [sp, #4]\n"
     "    cmp r3, r8\n"
     "    bne 1b\n"
-    "    add sp, sp, #24\n"
+    "    ldr r12, [sp, #24]\n"           /* the next pixel */
+    "    ldr r0, [sp, #28]\n"
+    "    ldr r3, [sp, #32]\n"
+    "    ldr r8, [r12, #32]\n"
+    "    ldr r9, [r12, #36]\n"
+    "    add r0, r0, r8\n"
+    "    add r3, r3, r9\n"
+    "    ldrd r1, r2, [sp, #40]\n"
+    "    ldr r8, [sp, #36]\n"
+    "    subs r8, r8, #1\n"
+    "    str r8, [sp, #36]\n"
+    "    bne 2b\n"
+    "    add sp, sp, #48\n"
     "    pop {r4-r11, pc}\n"
-    "    .size mcbk_dw3x3_pixel, . - mcbk_dw3x3_pixel\n"
+    "    .size mcbk_dw3x3_pixels, . - mcbk_dw3x3_pixels\n"
     "    .popsection\n");
 #endif
 
@@ -929,6 +950,8 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
     const int full = KH == 3 && KW == 3 && groups > 0;
     const int band = dw_uses_band(p);
     const size_t band_row = (size_t)dw_band_cols(p) * C;
+    /* bias_folded: undilated, so the row's windows are in the band or all inside the input */
+    const int row_asm = MCBK_FAST_OUT_2PX && full && p->bias_folded && fast;
 #if MCBK_USE_DSP
     const uint32_t offp = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
 #endif
@@ -951,6 +974,18 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
                     rows[ky] = row;
                 }
             }
+#if MCBK_FAST_OUT_2PX
+            if (row_asm) {
+                /* every group of the row's pixels, requantized and stored, in the assembly kernel;
+                 * without the band no window leaves the input (and pad_left is 0) */
+                const int8_t *x = band ? rows[0] : in_b + (ptrdiff_t)iy0 * W * C;
+                const int32_t ys = band ? (int32_t)(rows[1] - rows[0]) : ystep;
+                const int32_t ys2 = band ? (int32_t)(rows[2] - rows[1]) : ystep;
+                const mcbk_dw_geom_t geom = {groups, C, ys, p->rq, lo4, hi4, ys2, p->out_w, p->stride_w * C, OC};
+                mcbk_dw3x3_pixels(x, p->wext, p->bias_folded, out + ((size_t)b * p->out_h + oy) * p->out_w * OC, &geom);
+                if (p->rest_c0 == OC) continue;
+            }
+#endif
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
@@ -973,15 +1008,7 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
                     xs = C;
                     ys = ys2 = 3 * C;
                 }
-                int32_t g0 = 0;
-#if MCBK_FAST_OUT_2PX
-                if (full && p->bias_folded && fast) {
-                    /* all groups of the pixel, requantized and stored, in the assembly kernel */
-                    const mcbk_dw_geom_t geom = {groups, xs, ys, p->rq, lo4, hi4, ys2};
-                    mcbk_dw3x3_pixel(xw, p->wext, p->bias_folded, o, &geom);
-                    g0 = groups;
-                }
-#endif
+                const int32_t g0 = row_asm ? groups : 0;
                 const int16_t *wg = p->wext + (size_t)g0 * KH * KW * 4;
                 for (int32_t g = g0; g < groups; ++g, wg += KH * KW * 4) {
                     const int32_t c = 4 * g;
