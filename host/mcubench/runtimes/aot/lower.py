@@ -277,17 +277,14 @@ def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
 
 def _dw_scratch(geom: dict, rest_c0: int) -> int:
     """Kernel scratch of mcbk_dwconv2d (the same conditions as its dw_uses_band): undilated 3x3
-    kernels whose windows leave the input read them from a band of three padded input rows;
-    dilated 3x3 ones gather each such window (9 * in_c bytes)."""
+    kernels read their 4-channel groups from a band of three padded input rows; dilated 3x3
+    ones gather each window that leaves the input (9 * in_c bytes)."""
     g = geom
     if (g["k_h"], g["k_w"]) != (3, 3) or not rest_c0:
         return 0
     if (g["dil_h"], g["dil_w"]) != (1, 1):
         return 9 * g["in_c"]
-    cols = (g["out_w"] - 1) * g["stride_w"] + 3
-    leaves = (g["pad_top"] > 0 or g["pad_left"] > 0 or (g["out_h"] - 1) * g["stride_h"] - g["pad_top"] + 3 > g["in_h"]
-              or cols - g["pad_left"] > g["in_w"])
-    return 3 * cols * g["in_c"] if leaves else 0
+    return 3 * ((g["out_w"] - 1) * g["stride_w"] + 3) * g["in_c"]
 
 
 def lower_fc(g: Graph, op: Operator, p: str) -> Step:
