@@ -208,6 +208,11 @@ MULTI_OP = {
         {"op": "dw", "k": 3, "s": 2, "act": "relu"}, {"op": "conv", "filters": 20, "k": 1, "act": "relu"},
         {"op": "dw", "k": 3, "pad": "valid", "act": "relu6"}, {"op": "conv", "filters": 5, "k": 1},
         {"op": "dw", "k": 3, "s": 2}], "seed": 4},
+    # padding only below and right (even sizes, stride 2), pixel pairs of both strides plus a
+    # single pixel per row, and a valid stride-2 layer of one pair
+    "dw_chain_even_s2": {"inputs": [[8, 10, 8]], "layers": [
+        {"op": "dw", "k": 3, "s": 2, "act": "relu"}, {"op": "dw", "k": 3, "act": "relu6"},
+        {"op": "dw", "k": 3, "s": 2, "pad": "valid"}], "seed": 5},
 }
 
 # Block-sparse weights (4 input x 4 output blocks zeroed): the AOT sparse kernel's cases.
