@@ -1124,35 +1124,43 @@ __attribute__((noinline)) static void dw_band_row(const mcbk_dwconv_t *p, const 
     const int32_t n = cols - left < p->in_w ? cols - left : p->in_w;   /* input columns */
     const int8_t *src = in_b + (size_t)iy * p->in_w * C;
     if (groups < n) {
-        /* long rows of few groups: group by group, two columns per step (the loads pipeline) */
+        /* long rows of few groups: group by group, four columns per step (the loads pipeline) */
         for (int32_t g = 0; g < groups; ++g) {
             const int8_t *x = src + 4 * g;
             int8_t *d = row + (size_t)g * gs + (size_t)left * 4;
             int32_t k = 0;
-            for (; k + 2 <= n; k += 2, x += 2 * C, d += 8) {
-                uint32_t v0, v1;
+            for (; k + 4 <= n; k += 4, x += 4 * C, d += 16) {
+                uint32_t v0, v1, v2, v3;
                 memcpy(&v0, x, 4);
                 memcpy(&v1, x + C, 4);
+                memcpy(&v2, x + 2 * C, 4);
+                memcpy(&v3, x + 3 * C, 4);
                 memcpy(d, &v0, 4);
                 memcpy(d + 4, &v1, 4);
+                memcpy(d + 8, &v2, 4);
+                memcpy(d + 12, &v3, 4);
             }
-            if (k < n) memcpy(d, x, 4);
+            for (; k < n; ++k, x += C, d += 4) memcpy(d, x, 4);
         }
         return;
     }
     for (int32_t k = 0; k < n; ++k, src += C) {
+        /* few columns of many groups: column by column, four groups per step */
         const int8_t *x = src;
         int8_t *d = row + (size_t)(left + k) * 4;
         int32_t g = 0;
-        /* two groups per step: the loads pipeline */
-        for (; g + 2 <= groups; g += 2, x += 8, d += 2 * gs) {
-            uint32_t v0, v1;
+        for (; g + 4 <= groups; g += 4, x += 16, d += 4 * gs) {
+            uint32_t v0, v1, v2, v3;
             memcpy(&v0, x, 4);
             memcpy(&v1, x + 4, 4);
+            memcpy(&v2, x + 8, 4);
+            memcpy(&v3, x + 12, 4);
             memcpy(d, &v0, 4);
             memcpy(d + gs, &v1, 4);
+            memcpy(d + 2 * gs, &v2, 4);
+            memcpy(d + 3 * gs, &v3, 4);
         }
-        if (g < groups) memcpy(d, x, 4);
+        for (; g < groups; ++g, x += 4, d += gs) memcpy(d, x, 4);
     }
 }
 
