@@ -767,28 +767,38 @@ static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t x) {
 #endif
 
 #if MCBK_USE_DSP
-/* One output pixel of a 3x3 depthwise convolution (depth multiplier 1, no dilation, the short
- * requantization), every 4-channel group, in assembly (all 14 registers): the group's folded
- * bias (the input offset is in it, so the taps multiply the raw input bytes) plus the 9 taps,
- * requantized (rq_fast), packed, clamped to [lo, hi] (lo4/hi4: splat4) and stored as 4 bytes
- * at out, without a round trip of the accumulators through memory. x is the window's origin
- * (its columns xs bytes apart, rows ys), w the groups' int16 weights (9 taps x (c0,c2),(c1,c3)),
- * rq the groups' requantization constants. */
+/* Output pixels of a 3x3 depthwise convolution (depth multiplier 1, no dilation, the short
+ * requantization), every 4-channel group, in assembly (all 14 registers): per pixel and group
+ * the folded bias (the input offset is in it, so the taps multiply the raw input bytes) plus
+ * the 9 taps, requantized (rq_fast), packed, clamped to [lo, hi] (lo4/hi4: splat4) and stored
+ * as 4 bytes at out, without a round trip of the accumulators through memory. The input is
+ * the padded row band (dw_band_row): a group's 4 bytes of consecutive columns are 4 bytes
+ * apart, so the column step is an immediate. x is the first pixel's window origin for group
+ * 0 (the groups gs bytes apart, the second row ys after the first, the third ys2 after the
+ * second), w the groups' int16 weights (9 taps x (c0,c2),(c1,c3)), rq the groups'
+ * requantization constants; `pixels` pixels (pixel pairs for mcbk_dw3x3_pairs_s*), their
+ * window origins x_step apart, their outputs out_step. */
 typedef struct mcbk_dw_geom {
-    int32_t groups, xs, ys;
+    int32_t groups, gs, ys;
     const mcbk_rq_t *rq;
     uint32_t lo4, hi4;
+    int32_t ys2, pixels, x_step, out_step;
 } mcbk_dw_geom_t;
-void mcbk_dw3x3_pixel(const int8_t *x, const int16_t *w, const int32_t *bias, int8_t *out, const mcbk_dw_geom_t *g);
+void mcbk_dw3x3_pixels(const int8_t *x, const int16_t *w, const int32_t *bias, int8_t *out, const mcbk_dw_geom_t *g);
+void mcbk_dw3x3_pairs_s1(const int8_t *x, const int16_t *w, const int32_t *bias, int8_t *out, const mcbk_dw_geom_t *g);
+void mcbk_dw3x3_pairs_s2(const int8_t *x, const int16_t *w, const int32_t *bias, int8_t *out, const mcbk_dw_geom_t *g);
 /* The assembly reads these layouts by offset: fail the build if they change. */
-typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 24 && offsetof(mcbk_dw_geom_t, rq) == 12 &&
-                                   offsetof(mcbk_dw_geom_t, lo4) == 16 && sizeof(mcbk_rq_t) == 16 &&
+typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 40 && offsetof(mcbk_dw_geom_t, rq) == 12 &&
+                                   offsetof(mcbk_dw_geom_t, lo4) == 16 && offsetof(mcbk_dw_geom_t, ys2) == 24 &&
+                                   offsetof(mcbk_dw_geom_t, x_step) == 32 && sizeof(mcbk_rq_t) == 16 &&
                                    offsetof(mcbk_rq_t, mult) == 0 && offsetof(mcbk_rq_t, rs) == 8 &&
                                    offsetof(mcbk_rq_t, rnd) == 12) ? 1 : -1];
-/* the weights load first: the row pointer (lr) may have just been computed */
-#define MCBK_DW_PX_TAP(XADDR)                 \
-    "    ldr r10, [r1], #4\n"                 \
-    "    ldr r11, [r1], #4\n"                 \
+/* the weights load first (the row pointer, lr, may have just been computed), at immediate
+ * offsets from a pointer that moves once per group: no load's base is written by the load
+ * before, so the second and third pipeline (2+1+1) */
+#define MCBK_DW_PX_TAP(WOFF, XADDR)           \
+    "    ldr r10, [r1, #" WOFF "]\n"          \
+    "    ldr r11, [r1, #" WOFF "+4]\n"        \
     "    ldr r8, " XADDR "\n"                 \
     "    sxtb16 r9, r8, ror #8\n"             \
     "    sxtb16 r8, r8\n"                     \
@@ -796,10 +806,11 @@ typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 24 && offsetof(mcbk
     "    smlatt r6, r8, r10, r6\n"            \
     "    smlabb r5, r9, r11, r5\n"            \
     "    smlatt r7, r9, r11, r7\n"
-#define MCBK_DW_PX_ROW                        \
-    MCBK_DW_PX_TAP("[lr]")                    \
-    MCBK_DW_PX_TAP("[lr, r12]")               \
-    MCBK_DW_PX_TAP("[lr, r12, lsl #1]")
+/* kernel row KY's three taps (weights at 24*KY bytes from r1) */
+#define MCBK_DW_PX_ROW(KY)                          \
+    MCBK_DW_PX_TAP("24*" KY, "[lr]")                \
+    MCBK_DW_PX_TAP("24*" KY "+8", "[lr, #4]")       \
+    MCBK_DW_PX_TAP("24*" KY "+16", "[lr, #8]")
 /* rq_fast of accumulator A with the constants of channel OFF/16 of the group at lr */
 #define MCBK_DW_PX_RQ(A, OFF)                 \
     "    ldr r8, [lr, #" OFF "]\n"            \
@@ -812,37 +823,47 @@ typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 24 && offsetof(mcbk
     "    asr " A ", " A ", r9\n"              \
     "    ssat " A ", #8, " A "\n"
 __asm__(
-    "    .pushsection .text.mcbk_dw3x3_pixel, \"ax\", %progbits\n"
+    "    .pushsection .text.mcbk_dw3x3_pixels, \"ax\", %progbits\n"
     "    .syntax unified\n"
     "    .thumb\n"
     "    .p2align 2\n"
-    "    .global mcbk_dw3x3_pixel\n"
-    "    .type mcbk_dw3x3_pixel, %function\n"
+    "    .global mcbk_dw3x3_pixels\n"
+    "    .type mcbk_dw3x3_pixels, %function\n"
     "    .thumb_func\n"
-    "mcbk_dw3x3_pixel:\n"
+    "mcbk_dw3x3_pixels:\n"
     "    push {r4-r11, lr}\n"
     "    ldr r12, [sp, #36]\n"           /* geom: the 5th argument */
-    "    sub sp, sp, #24\n"              /* [0] ys [4] end of out [8] rq [16] lo4 [20] hi4 */
-    "    ldr r4, [r12, #8]\n"
-    "    ldr r5, [r12, #0]\n"
-    "    add r5, r3, r5, lsl #2\n"
-    "    ldr r6, [r12, #12]\n"
+    "    sub sp, sp, #48\n"              /* [0] ys [4] end of the pixel's out [8] rq [12] ys2 [16] lo4 [20] hi4 */
+    "    ldr r4, [r12, #8]\n"            /* [24] geom [28] the pixel's x [32] its out [36] pixels left */
+    "    ldr r6, [r12, #24]\n"           /* [40] w [44] bias */
     "    ldr r7, [r12, #16]\n"
     "    ldr r8, [r12, #20]\n"
-    "    ldr r12, [r12, #4]\n"           /* xs for the whole call */
-    "    strd r4, r5, [sp, #0]\n"
-    "    str r6, [sp, #8]\n"
+    "    ldr r9, [r12, #28]\n"
+    "    str r4, [sp, #0]\n"
+    "    str r6, [sp, #12]\n"
     "    strd r7, r8, [sp, #16]\n"
+    "    str r12, [sp, #24]\n"
+    "    str r9, [sp, #36]\n"
+    "    strd r1, r2, [sp, #40]\n"
+    "2:\n"                               /* per pixel */
+    "    ldr r4, [r12, #12]\n"
+    "    ldr r5, [r12, #0]\n"
+    "    add r5, r3, r5, lsl #2\n"
+    "    str r4, [sp, #8]\n"
+    "    str r5, [sp, #4]\n"
+    "    strd r0, r3, [sp, #28]\n"
+    "    ldr r12, [r12, #4]\n"           /* the group step for the whole pixel */
     "1:\n"
     "    ldm r2!, {r4-r7}\n"             /* folded bias of 4 channels */
     "    mov lr, r0\n"
-    MCBK_DW_PX_ROW
+    MCBK_DW_PX_ROW("0")
     "    ldr r8, [sp, #0]\n"
     "    add lr, lr, r8\n"
-    MCBK_DW_PX_ROW
-    "    ldr r8, [sp, #0]\n"
+    MCBK_DW_PX_ROW("1")
+    "    ldr r8, [sp, #12]\n"
     "    add lr, lr, r8\n"
-    MCBK_DW_PX_ROW
+    MCBK_DW_PX_ROW("2")
+    "    adds r1, r1, #72\n"             /* the next group's weights */
     "    ldr lr, [sp, #8]\n"             /* the group's requantization constants */
     MCBK_DW_PX_RQ("r4", "0")
     MCBK_DW_PX_RQ("r5", "16")
@@ -861,41 +882,285 @@ __asm__(
     "    ssub8 r10, r4, r9\n"
     "    sel r4, r9, r4\n"
     "    str r4, [r3], #4\n"
-    "    adds r0, r0, #4\n"
+    "    add r0, r0, r12\n"
     "    ldr r8, [sp, #4]\n"
     "    cmp r3, r8\n"
     "    bne 1b\n"
-    "    add sp, sp, #24\n"
+    "    ldr r12, [sp, #24]\n"           /* the next pixel */
+    "    ldr r0, [sp, #28]\n"
+    "    ldr r3, [sp, #32]\n"
+    "    ldr r8, [r12, #32]\n"
+    "    ldr r9, [r12, #36]\n"
+    "    add r0, r0, r8\n"
+    "    add r3, r3, r9\n"
+    "    ldrd r1, r2, [sp, #40]\n"
+    "    ldr r8, [sp, #36]\n"
+    "    subs r8, r8, #1\n"
+    "    str r8, [sp, #36]\n"
+    "    bne 2b\n"
+    "    add sp, sp, #48\n"
     "    pop {r4-r11, pc}\n"
-    "    .size mcbk_dw3x3_pixel, . - mcbk_dw3x3_pixel\n"
+    "    .size mcbk_dw3x3_pixels, . - mcbk_dw3x3_pixels\n"
     "    .popsection\n");
+
+/* Two pixels (A, B) per pass sharing each weight load: accumulators A r4-r7, B r8-r11 (c0..c3),
+ * weights r0/r2, one input word sign-extended into r3/r12, row pointer lr, weights r1; the
+ * rest lives on the stack. */
+#define MCBK_DW2_MAC(XOFF, A0, A1, A2, A3)    \
+    "    ldr r3, [lr, #" XOFF "]\n"           \
+    "    sxtb16 r12, r3, ror #8\n"            \
+    "    sxtb16 r3, r3\n"                     \
+    "    smlabb " A0 ", r3, r0, " A0 "\n"     \
+    "    smlatt " A2 ", r3, r0, " A2 "\n"     \
+    "    smlabb " A1 ", r12, r2, " A1 "\n"    \
+    "    smlatt " A3 ", r12, r2, " A3 "\n"
+#define MCBK_DW2_W(WOFF)                      \
+    "    ldr r0, [r1, #" WOFF "]\n"           \
+    "    ldr r2, [r1, #" WOFF "+4]\n"
+/* stride 1: B's window starts one column after A's, so each of the row's 4 input columns is
+ * loaded and sign-extended once (column c: A's tap c, B's tap c - 1): 48 cycles per row */
+#define MCBK_DW2_ROW_S1(KY)                                                         \
+    MCBK_DW2_W("24*" KY) MCBK_DW2_MAC("0", "r4", "r5", "r6", "r7")                  \
+    "    ldr r3, [lr, #4]\n"                                                        \
+    "    sxtb16 r12, r3, ror #8\n"                                                  \
+    "    sxtb16 r3, r3\n"                                                           \
+    MCBK_DW2_SAME("r8", "r9", "r10", "r11")                                         \
+    MCBK_DW2_W("24*" KY "+8") MCBK_DW2_SAME("r4", "r5", "r6", "r7")                 \
+    "    ldr r3, [lr, #8]\n"                                                        \
+    "    sxtb16 r12, r3, ror #8\n"                                                  \
+    "    sxtb16 r3, r3\n"                                                           \
+    MCBK_DW2_SAME("r8", "r9", "r10", "r11")                                         \
+    MCBK_DW2_W("24*" KY "+16") MCBK_DW2_SAME("r4", "r5", "r6", "r7")                \
+    MCBK_DW2_MAC("12", "r8", "r9", "r10", "r11")
+/* the multiplies of the input word already in r3/r12 */
+#define MCBK_DW2_SAME(A0, A1, A2, A3)         \
+    "    smlabb " A0 ", r3, r0, " A0 "\n"     \
+    "    smlatt " A2 ", r3, r0, " A2 "\n"     \
+    "    smlabb " A1 ", r12, r2, " A1 "\n"    \
+    "    smlatt " A3 ", r12, r2, " A3 "\n"
+/* stride 2: tap by tap, the weights loaded once for both pixels: 54 cycles per row */
+#define MCBK_DW2_ROW_S2(KY)                                                                               \
+    MCBK_DW2_W("24*" KY) MCBK_DW2_MAC("0", "r4", "r5", "r6", "r7") MCBK_DW2_MAC("8", "r8", "r9", "r10", "r11")   \
+    MCBK_DW2_W("24*" KY "+8") MCBK_DW2_MAC("4", "r4", "r5", "r6", "r7") MCBK_DW2_MAC("12", "r8", "r9", "r10", "r11") \
+    MCBK_DW2_W("24*" KY "+16") MCBK_DW2_MAC("8", "r4", "r5", "r6", "r7") MCBK_DW2_MAC("16", "r8", "r9", "r10", "r11")
+/* rq_fast of A's and B's accumulators of channel OFF/16 with the constants of the group at lr */
+#define MCBK_DW2_RQ(A, B, OFF)                \
+    "    ldr r0, [lr, #" OFF "]\n"            \
+    "    ldr r2, [lr, #" OFF "+8]\n"          \
+    "    ldr r3, [lr, #" OFF "+12]\n"         \
+    "    lsl " A ", " A ", #1\n"              \
+    "    smmulr " A ", " A ", r0\n"           \
+    "    add r12, r3, " A ", asr #31\n"       \
+    "    add " A ", " A ", r12\n"             \
+    "    asr " A ", " A ", r2\n"              \
+    "    ssat " A ", #8, " A "\n"             \
+    "    lsl " B ", " B ", #1\n"              \
+    "    smmulr " B ", " B ", r0\n"           \
+    "    add r12, r3, " B ", asr #31\n"       \
+    "    add " B ", " B ", r12\n"             \
+    "    asr " B ", " B ", r2\n"              \
+    "    ssat " B ", #8, " B "\n"
+/* stack: [0] ys [4] ys2 [8] gs [12] rq [16] lo4 [20] hi4 [24] out of A (running) [28] out_step
+ * [32] group origin (running) [36] bias (running) [40] groups left [44] pairs left [48] w
+ * [52] bias [64] the pair's x [68] its out [72] geom */
+#define MCBK_DW2_FUNC(NAME, ROW)                                                  \
+    "    .pushsection .text." NAME ", \"ax\", %progbits\n"                        \
+    "    .syntax unified\n"                                                       \
+    "    .thumb\n"                                                                \
+    "    .p2align 2\n"                                                            \
+    "    .global " NAME "\n"                                                      \
+    "    .type " NAME ", %function\n"                                             \
+    "    .thumb_func\n"                                                           \
+    NAME ":\n"                                                                    \
+    "    push {r4-r11, lr}\n"                                                     \
+    "    ldr r12, [sp, #36]\n"                                                    \
+    "    sub sp, sp, #80\n"                                                       \
+    "    ldr r4, [r12, #8]\n"                                                     \
+    "    ldr r5, [r12, #24]\n"                                                    \
+    "    ldr r6, [r12, #4]\n"                                                     \
+    "    ldr r7, [r12, #16]\n"                                                    \
+    "    ldr r8, [r12, #20]\n"                                                    \
+    "    ldr r9, [r12, #36]\n"                                                    \
+    "    ldr r10, [r12, #28]\n"                                                   \
+    "    strd r4, r5, [sp, #0]\n"                                                 \
+    "    str r6, [sp, #8]\n"                                                      \
+    "    strd r7, r8, [sp, #16]\n"                                                \
+    "    str r9, [sp, #28]\n"                                                     \
+    "    str r10, [sp, #44]\n"                                                    \
+    "    strd r1, r2, [sp, #48]\n"                                                \
+    "    str r12, [sp, #72]\n"                                                    \
+    "3:\n"                                                                        \
+    "    strd r0, r3, [sp, #64]\n"                                                \
+    "    str r0, [sp, #32]\n"                                                     \
+    "    str r3, [sp, #24]\n"                                                     \
+    "    ldr r4, [r12, #12]\n"                                                    \
+    "    ldr r5, [r12, #0]\n"                                                     \
+    "    ldr r1, [sp, #48]\n"                                                     \
+    "    ldr r6, [sp, #52]\n"                                                     \
+    "    str r4, [sp, #12]\n"                                                     \
+    "    str r5, [sp, #40]\n"                                                     \
+    "    str r6, [sp, #36]\n"                                                     \
+    "1:\n"                                                                        \
+    "    ldr r0, [sp, #36]\n"                                                     \
+    "    ldm r0!, {r4-r7}\n"                                                      \
+    "    str r0, [sp, #36]\n"                                                     \
+    "    mov r8, r4\n"                                                            \
+    "    mov r9, r5\n"                                                            \
+    "    mov r10, r6\n"                                                           \
+    "    mov r11, r7\n"                                                           \
+    "    ldr lr, [sp, #32]\n"                                                     \
+    ROW("0")                                                                      \
+    "    ldr r0, [sp, #0]\n"                                                      \
+    "    add lr, lr, r0\n"                                                        \
+    ROW("1")                                                                      \
+    "    ldr r0, [sp, #4]\n"                                                      \
+    "    add lr, lr, r0\n"                                                        \
+    ROW("2")                                                                      \
+    "    adds r1, r1, #72\n"                                                      \
+    "    ldr r0, [sp, #32]\n"                                                     \
+    "    ldr r2, [sp, #8]\n"                                                      \
+    "    add r0, r0, r2\n"                                                        \
+    "    str r0, [sp, #32]\n"                                                     \
+    "    ldr lr, [sp, #12]\n"                                                     \
+    MCBK_DW2_RQ("r4", "r8", "0")                                                  \
+    MCBK_DW2_RQ("r5", "r9", "16")                                                 \
+    MCBK_DW2_RQ("r6", "r10", "32")                                                \
+    MCBK_DW2_RQ("r7", "r11", "48")                                                \
+    "    add lr, lr, #64\n"                                                       \
+    "    str lr, [sp, #12]\n"                                                     \
+    "    pkhbt r4, r4, r6, lsl #16\n"                                             \
+    "    pkhbt r5, r5, r7, lsl #16\n"                                             \
+    "    uxtb16 r4, r4\n"                                                         \
+    "    uxtb16 r5, r5\n"                                                         \
+    "    orr r4, r4, r5, lsl #8\n"                                                \
+    "    pkhbt r8, r8, r10, lsl #16\n"                                            \
+    "    pkhbt r9, r9, r11, lsl #16\n"                                            \
+    "    uxtb16 r8, r8\n"                                                         \
+    "    uxtb16 r9, r9\n"                                                         \
+    "    orr r8, r8, r9, lsl #8\n"                                                \
+    "    ldrd r0, r2, [sp, #16]\n"                                                \
+    "    ssub8 r3, r4, r0\n"                                                      \
+    "    sel r4, r4, r0\n"                                                        \
+    "    ssub8 r3, r4, r2\n"                                                      \
+    "    sel r4, r2, r4\n"                                                        \
+    "    ssub8 r3, r8, r0\n"                                                      \
+    "    sel r8, r8, r0\n"                                                        \
+    "    ssub8 r3, r8, r2\n"                                                      \
+    "    sel r8, r2, r8\n"                                                        \
+    "    ldr r3, [sp, #24]\n"                                                     \
+    "    ldr r0, [sp, #28]\n"                                                     \
+    "    str r4, [r3]\n"                                                          \
+    "    str r8, [r3, r0]\n"                                                      \
+    "    adds r3, r3, #4\n"                                                       \
+    "    str r3, [sp, #24]\n"                                                     \
+    "    ldr r0, [sp, #40]\n"                                                     \
+    "    subs r0, r0, #1\n"                                                       \
+    "    str r0, [sp, #40]\n"                                                     \
+    "    bne 1b\n"                                                                \
+    "    ldrd r0, r3, [sp, #64]\n"                                                \
+    "    ldr r12, [sp, #72]\n"                                                    \
+    "    ldr r4, [r12, #32]\n"                                                    \
+    "    ldr r5, [r12, #36]\n"                                                    \
+    "    add r0, r0, r4\n"                                                        \
+    "    add r3, r3, r5, lsl #1\n"                                                \
+    "    ldr r6, [sp, #44]\n"                                                     \
+    "    subs r6, r6, #1\n"                                                       \
+    "    str r6, [sp, #44]\n"                                                     \
+    "    bne 3b\n"                                                                \
+    "    add sp, sp, #80\n"                                                       \
+    "    pop {r4-r11, pc}\n"                                                      \
+    "    .size " NAME ", . - " NAME "\n"                                          \
+    "    .popsection\n"
+__asm__(MCBK_DW2_FUNC("mcbk_dw3x3_pairs_s1", MCBK_DW2_ROW_S1));
+__asm__(MCBK_DW2_FUNC("mcbk_dw3x3_pairs_s2", MCBK_DW2_ROW_S2));
 #endif
 
-/* A 3x3 window that leaves the input, gathered as [3][3][C] with the input zero point where
- * it leaves (those taps then add (zp - zp) * w = 0, as TFLM's skipped taps do). Without
- * dilation a row's valid columns are one contiguous run of the input: one copy per row. */
-static void dw_gather3x3(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int32_t kx0,
-                         int32_t kx1, int8_t *scratch) {
+/* A 3x3 dilated window that leaves the input, gathered as [3][3][C] with the input zero point
+ * where it leaves (those taps then add (zp - zp) * w = 0, as TFLM's skipped taps do). */
+static void dw_gather3x3(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *scratch) {
     const int32_t C = p->in_c;
     const int8_t zp = (int8_t)(-p->in_offset);
     for (int32_t ky = 0; ky < 3; ++ky) {
         const int32_t iy = iy0 + ky * p->dil_h;
-        if (iy < 0 || iy >= p->in_h) {
-            memset(scratch, zp, (size_t)(3 * C));
-            scratch += 3 * C;
-        } else if (p->dil_w == 1) {
-            const size_t left = (size_t)kx0 * C, mid = (size_t)(kx1 - kx0) * C, right = (size_t)(3 - kx1) * C;
-            if (left) memset(scratch, zp, left);
-            if (mid) memcpy(scratch + left, in_b + ((size_t)iy * p->in_w + ix0 + kx0) * C, mid);
-            if (right) memset(scratch + left + mid, zp, right);
-            scratch += 3 * C;
-        } else {
-            for (int32_t kx = 0; kx < 3; ++kx, scratch += C) {
-                const int32_t ix = ix0 + kx * p->dil_w;
-                if (ix < 0 || ix >= p->in_w) memset(scratch, zp, (size_t)C);
-                else memcpy(scratch, in_b + ((size_t)iy * p->in_w + ix) * C, (size_t)C);
-            }
+        for (int32_t kx = 0; kx < 3; ++kx, scratch += C) {
+            const int32_t ix = ix0 + kx * p->dil_w;
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) memset(scratch, zp, (size_t)C);
+            else memcpy(scratch, in_b + ((size_t)iy * p->in_w + ix) * C, (size_t)C);
         }
+    }
+}
+
+/* Undilated 3x3 kernels read every window of their 4-channel groups from a band of three padded
+ * input rows in the scratch, group by group: a slot holds, per group, dw_band_cols columns of
+ * that group's 4 bytes (so a group's columns are 4 bytes apart, an immediate for the assembly);
+ * band column j is input column j - pad_left, the input zero point outside the input, and a
+ * whole row of it above or below the input. Input row iy lives in slot iy mod 3 and is copied
+ * once, when an output row first needs it: each input byte is copied once (stride 1) instead
+ * of once per border window, and no window needs bounds. */
+static int dw_uses_band(const mcbk_dwconv_t *p) {
+    return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && p->rest_c0 > 0;
+}
+static int32_t dw_band_cols(const mcbk_dwconv_t *p) { return (p->out_w - 1) * p->stride_w + 3; }
+/* The band's columns of input column ix < 0 or >= in_w: the input zero point in every slot, once
+ * per batch (rows copied later write only the other columns). */
+static void dw_band_pads(const mcbk_dwconv_t *p, int8_t *band) {
+    const int32_t cols = dw_band_cols(p), groups = p->rest_c0 >> 2;
+    const uint32_t zp4 = splat4(-p->in_offset);
+    for (int32_t r = 0; r < 3 * groups; ++r, band += (size_t)cols * 4) {
+        for (int32_t j = 0; j < cols; ++j) {
+            if (j < p->pad_left || j - p->pad_left >= p->in_w) memcpy(band + 4 * j, &zp4, 4);
+        }
+    }
+}
+__attribute__((noinline)) static void dw_band_row(const mcbk_dwconv_t *p, const int8_t *in_b, int32_t iy, int8_t *row) {
+    const int32_t C = p->in_c, cols = dw_band_cols(p), groups = p->rest_c0 >> 2;
+    const size_t gs = (size_t)cols * 4;
+    if (iy < 0 || iy >= p->in_h) {
+        const uint32_t zp4 = splat4(-p->in_offset);
+        for (int32_t j = 0; j < groups * cols; ++j) memcpy(row + 4 * j, &zp4, 4);
+        return;
+    }
+    const int32_t left = p->pad_left < cols ? p->pad_left : cols;
+    const int32_t n = cols - left < p->in_w ? cols - left : p->in_w;   /* input columns */
+    const int8_t *src = in_b + (size_t)iy * p->in_w * C;
+    if (groups < n) {
+        /* long rows of few groups: group by group, four columns per step (the loads pipeline) */
+        for (int32_t g = 0; g < groups; ++g) {
+            const int8_t *x = src + 4 * g;
+            int8_t *d = row + (size_t)g * gs + (size_t)left * 4;
+            int32_t k = 0;
+            for (; k + 4 <= n; k += 4, x += 4 * C, d += 16) {
+                uint32_t v0, v1, v2, v3;
+                memcpy(&v0, x, 4);
+                memcpy(&v1, x + C, 4);
+                memcpy(&v2, x + 2 * C, 4);
+                memcpy(&v3, x + 3 * C, 4);
+                memcpy(d, &v0, 4);
+                memcpy(d + 4, &v1, 4);
+                memcpy(d + 8, &v2, 4);
+                memcpy(d + 12, &v3, 4);
+            }
+            for (; k < n; ++k, x += C, d += 4) memcpy(d, x, 4);
+        }
+        return;
+    }
+    for (int32_t k = 0; k < n; ++k, src += C) {
+        /* few columns of many groups: column by column, four groups per step */
+        const int8_t *x = src;
+        int8_t *d = row + (size_t)(left + k) * 4;
+        int32_t g = 0;
+        for (; g + 4 <= groups; g += 4, x += 16, d += 4 * gs) {
+            uint32_t v0, v1, v2, v3;
+            memcpy(&v0, x, 4);
+            memcpy(&v1, x + 4, 4);
+            memcpy(&v2, x + 8, 4);
+            memcpy(&v3, x + 12, 4);
+            memcpy(d, &v0, 4);
+            memcpy(d + gs, &v1, 4);
+            memcpy(d + 2 * gs, &v2, 4);
+            memcpy(d + 3 * gs, &v3, 4);
+        }
+        for (; g < groups; ++g, x += 4, d += gs) memcpy(d, x, 4);
     }
 }
 
@@ -906,16 +1171,55 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
     const uint32_t lo4 = splat4(lo), hi4 = splat4(hi);
     const int32_t groups = p->rest_c0 >> 2, rest_w = OC - p->rest_c0;
     const int32_t xstep = p->dil_w * C, ystep = p->dil_h * W * C;
-    const int is3x3 = KH == 3 && KW == 3;
+    const int full = KH == 3 && KW == 3 && groups > 0;
+    const int band = dw_uses_band(p);
+    const int32_t cols = dw_band_cols(p);
+    const size_t band_row = (size_t)cols * p->rest_c0;
+    /* bias_folded: undilated 3x3 with 4-channel groups, so read from the band */
+    const int row_asm = MCBK_FAST_OUT_2PX && full && p->bias_folded && fast;
 #if MCBK_USE_DSP
     const uint32_t offp = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
 #endif
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (size_t)b * H * W * C;
+        int32_t slot_row[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each band slot */
+        if (band) dw_band_pads(p, scratch);
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
             valid_range(iy0, p->dil_h, KH, H, &ky0, &ky1);
+            const int8_t *rows[3] = {NULL, NULL, NULL};
+            if (band) {
+                for (int32_t ky = 0; ky < 3; ++ky) {
+                    const int32_t iy = iy0 + ky, slot = ((iy % 3) + 3) % 3;
+                    int8_t *row = scratch + slot * band_row;
+                    if (slot_row[slot] != iy) {
+                        dw_band_row(p, in_b, iy, row);
+                        slot_row[slot] = iy;
+                    }
+                    rows[ky] = row;
+                }
+            }
+#if MCBK_FAST_OUT_2PX
+            if (row_asm) {
+                /* every group of the row's pixels, requantized and stored, in the assembly kernels:
+                 * pixel pairs sharing the weight loads (strides 1 and 2), then single pixels */
+                const int32_t ys = (int32_t)(rows[1] - rows[0]), ys2 = (int32_t)(rows[2] - rows[1]);
+                int8_t *o = out + ((size_t)b * p->out_h + oy) * p->out_w * OC;
+                const int32_t pairs = p->stride_w <= 2 ? p->out_w / 2 : 0, done = 2 * pairs;
+                if (pairs) {
+                    const mcbk_dw_geom_t geom = {groups, cols * 4, ys, p->rq, lo4, hi4, ys2, pairs, 8 * p->stride_w, OC};
+                    (p->stride_w == 1 ? mcbk_dw3x3_pairs_s1 : mcbk_dw3x3_pairs_s2)(rows[0], p->wext, p->bias_folded, o, &geom);
+                }
+                if (done < p->out_w) {
+                    const mcbk_dw_geom_t geom = {groups, cols * 4, ys, p->rq, lo4, hi4, ys2, p->out_w - done,
+                                                 4 * p->stride_w, OC};
+                    mcbk_dw3x3_pixels(rows[0] + (size_t)done * p->stride_w * 4, p->wext, p->bias_folded,
+                                      o + (size_t)done * OC, &geom);
+                }
+                if (p->rest_c0 == OC) continue;
+            }
+#endif
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
@@ -924,36 +1228,33 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
                 /* origin of the window (may lie outside the input; only valid taps are read) */
                 const int8_t *x0 = in_b + ((ptrdiff_t)iy0 * W + ix0) * C;
                 const int inside = ky0 == 0 && ky1 == KH && kx0 == 0 && kx1 == KW;
-                const int full = is3x3 && groups > 0;
                 const int8_t *xw = x0;          /* the window's origin, its column and row steps */
-                int32_t xs = xstep, ys = ystep;
-                if (full && !inside) {
-                    dw_gather3x3(p, in_b, iy0, ix0, kx0, kx1, scratch);
+                int32_t xs = xstep, ys = ystep, ys2 = ystep, gs = 4;   /* gs: from a group's origin to the next's */
+                if (band) {
+                    xw = rows[0] + (size_t)ox * p->stride_w * 4;
+                    xs = 4;
+                    gs = cols * 4;
+                    ys = (int32_t)(rows[1] - rows[0]);
+                    ys2 = (int32_t)(rows[2] - rows[1]);
+                } else if (full && !inside) {
+                    dw_gather3x3(p, in_b, iy0, ix0, scratch);
                     xw = scratch;
                     xs = C;
-                    ys = 3 * C;
+                    ys = ys2 = 3 * C;
                 }
-                int32_t g0 = 0;
-#if MCBK_FAST_OUT_2PX
-                if (full && p->bias_folded && fast) {
-                    /* all groups of the pixel, requantized and stored, in the assembly kernel */
-                    const mcbk_dw_geom_t geom = {groups, xs, ys, p->rq, lo4, hi4};
-                    mcbk_dw3x3_pixel(xw, p->wext, p->bias_folded, o, &geom);
-                    g0 = groups;
-                }
-#endif
+                const int32_t g0 = row_asm ? groups : 0;
                 const int16_t *wg = p->wext + (size_t)g0 * KH * KW * 4;
                 for (int32_t g = g0; g < groups; ++g, wg += KH * KW * 4) {
                     const int32_t c = 4 * g;
                     int32_t a0 = p->bias[c], a1 = p->bias[c + 1], a2 = p->bias[c + 2], a3 = p->bias[c + 3];
                     if (full) {
                         /* interior of a 3x3 window: no bounds, all nine taps unrolled */
-                        const int8_t *r = xw + c;
+                        const int8_t *r = xw + g * gs;
                         const int16_t *wt = wg;
                         MCBK_DW_ROW3(r, wt);
                         r += ys;
                         MCBK_DW_ROW3(r, wt);
-                        r += ys;
+                        r += ys2;
                         MCBK_DW_ROW3(r, wt);
                     } else {
                         const int8_t *xr = x0 + c + (ptrdiff_t)ky0 * ystep + (ptrdiff_t)kx0 * xstep;

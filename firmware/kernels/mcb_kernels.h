@@ -77,7 +77,9 @@ typedef struct mcbk_dwconv {
      * dilation (NULL otherwise): the DSP kernel then multiplies the raw input bytes */
     const int32_t *bias_folded;
 } mcbk_dwconv_t;
-/* scratch: 9 * in_c bytes for 3x3 kernels whose windows leave the input (else unused) */
+/* scratch, for 3x3 kernels with 4-channel groups: without dilation a band of three padded input
+ * rows, 3 * ((out_w - 1) * stride_w + 3) * in_c bytes; with dilation 9 * in_c bytes for
+ * the windows that leave the input (lower._dw_scratch states the same) */
 void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
 
 /* AVERAGE_POOL_2D / MAX_POOL_2D. */

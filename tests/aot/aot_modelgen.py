@@ -214,6 +214,11 @@ MULTI_OP = {
         {"op": "avgpool", "k": 3, "s": 1, "pad": "same"}, {"op": "maxpool", "k": 3, "s": 2, "pad": "same"},
         {"op": "conv", "filters": 12, "k": 1, "act": "relu"}, {"op": "avgpool", "k": 2},
         {"op": "maxpool", "k": 2, "s": 1}, {"op": "gap"}], "seed": 7},
+    # padding only below and right (even sizes, stride 2), pixel pairs of both strides plus a
+    # single pixel per row, and a valid stride-2 layer of one pair
+    "dw_chain_even_s2": {"inputs": [[8, 10, 8]], "layers": [
+        {"op": "dw", "k": 3, "s": 2, "act": "relu"}, {"op": "dw", "k": 3, "act": "relu6"},
+        {"op": "dw", "k": 3, "s": 2, "pad": "valid"}], "seed": 5},
 }
 
 # Block-sparse weights (4 input x 4 output blocks zeroed): the AOT sparse kernel's cases.

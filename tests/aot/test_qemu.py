@@ -129,13 +129,15 @@ def test_fully_connected_tails_are_bit_exact_on_qemu(tmp_path):
     _assembly_chain_is_bit_exact("fc_chain_tails", r"(\d), op\d+_w, op\d+_bias", layers, tmp_path, seed=5)
 
 
-def test_depthwise_edges_are_bit_exact_on_qemu(tmp_path):
-    # The DSP depthwise 3x3 kernel (mcbk_dw3x3_pixel, assembly, requantizing in place) on
-    # partial channel groups, border windows, odd widths and stride 2; every depthwise layer
-    # takes the assembly kernel: short requantization and folded bias.
-    layers = sum(layer["op"] == "dw" for layer in modelgen.MULTI_OP["dw_chain_edges"]["layers"])
-    _assembly_chain_is_bit_exact("dw_chain_edges", r"(\d), \d+, op\d+_wext, op\d+_wrest, op\d+_bias, op\d+_rq, op\d+_biasf",
-                                 layers, tmp_path, seed=6)
+@pytest.mark.parametrize("name, seed", [("dw_chain_edges", 6), ("dw_chain_even_s2", 7)])
+def test_depthwise_edges_are_bit_exact_on_qemu(name, seed, tmp_path):
+    # The DSP depthwise 3x3 kernels (mcbk_dw3x3_pairs_s1/_s2 and mcbk_dw3x3_pixels, assembly,
+    # requantizing in place, reading the padded row band) on partial channel groups, border
+    # windows on every side, odd widths, strides 1 and 2 and valid padding; every depthwise
+    # layer takes the assembly kernels: short requantization and folded bias.
+    layers = sum(layer["op"] == "dw" for layer in modelgen.MULTI_OP[name]["layers"])
+    _assembly_chain_is_bit_exact(name, r"(\d), \d+, op\d+_wext, op\d+_wrest, op\d+_bias, op\d+_rq, op\d+_biasf",
+                                 layers, tmp_path, seed=seed)
 
 
 def test_pooling_edges_are_bit_exact_on_qemu(tmp_path):

@@ -275,9 +275,21 @@ def lower_conv(g: Graph, op: Operator, p: str, depthwise: bool) -> Step:
               y.zero_point, amin, amax, fast, rest_c0, f"{p}_wext", f"{p}_wrest", f"{p}_bias", f"{p}_rq", folded]
     defs += f"static const mcbk_dwconv_t {p} = {{{', '.join(map(str, fields))}}};\n"
     call = f"mcbk_dwconv2d(&{p}, {{T{x.index}}}, {{T{y.index}}}, {{S}});"
-    scratch = 9 * c if (kh, kw) == (3, 3) and rest_c0 else 0
+    scratch = _dw_scratch(geom, rest_c0)
     return Step(op.index, op.opcode, [x.index], [y.index], n * oh * ow * oc * kh * kw, defs, call,
                 weight_bytes=w.size, stream=_stream(geom) if dm == 1 else None, scratch_bytes=scratch)
+
+
+def _dw_scratch(geom: dict, rest_c0: int) -> int:
+    """Kernel scratch of mcbk_dwconv2d (the same conditions as its dw_uses_band): undilated 3x3
+    kernels read their 4-channel groups from a band of three padded input rows; dilated 3x3
+    ones gather each window that leaves the input (9 * in_c bytes)."""
+    g = geom
+    if (g["k_h"], g["k_w"]) != (3, 3) or not rest_c0:
+        return 0
+    if (g["dil_h"], g["dil_w"]) != (1, 1):
+        return 9 * g["in_c"]
+    return 3 * ((g["out_w"] - 1) * g["stride_w"] + 3) * g["in_c"]
 
 
 def lower_fc(g: Graph, op: Operator, p: str) -> Step:
