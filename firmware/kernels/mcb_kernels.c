@@ -730,8 +730,8 @@ __asm__(
     "    subs r3, r3, #1\n"
     "    bne 10b\n"
     MCBK_2PXE_RQ_PASS("0")
+    "    strh r10, [r8, r9]\n"           /* pixel 1 first: with o_delta 0 pixel 0 wins */
     "    strh r4, [r8]\n"
-    "    strh r10, [r8, r9]\n"
     "    ldr r8, [sp, #44]\n"            /* the weights of pass 2 */
     "    sub r2, r2, r8\n"
     MCBK_2PXE_PASS_START("8", "8")
@@ -777,43 +777,39 @@ static inline uint32_t sxtb16_ror8(uint32_t x) {
 
 /* A window's 4-byte words sign-extended for mcbk_conv_2px_rq: its SXTB16 and SXTB16 ROR 8 words,
  * every 16 bytes of dst (the other pixel's go between); `rows` kernel rows of n4 words, stride
- * bytes apart. */
+ * bytes apart; two words per iteration. */
 static void extend_window(const int8_t *x, int32_t stride, int32_t n4, int32_t rows, uint32_t *dst) {
     for (int32_t r = 0; r < rows; ++r, x += stride) {
         const int8_t *s = x;
-        for (int32_t i = 0; i < n4; ++i, s += 4, dst += 4) {
+        if (n4 & 1) {
             const uint32_t v = (uint32_t)read32(s);
             dst[0] = __sxtb16(v);
             dst[1] = sxtb16_ror8(v);
+            s += 4;
+            dst += 4;
         }
-    }
-}
-
-/* Two windows read in place with the same row stride, both pixels at once. */
-static void extend_pair(const int8_t *x0, const int8_t *x1, int32_t stride, int32_t n4, int32_t rows, uint32_t *dst) {
-    for (int32_t r = 0; r < rows; ++r, x0 += stride, x1 += stride) {
-        const int8_t *s0 = x0, *s1 = x1;
-        for (int32_t i = 0; i < n4; ++i, s0 += 4, s1 += 4, dst += 4) {
-            const uint32_t v0 = (uint32_t)read32(s0), v1 = (uint32_t)read32(s1);
+        for (int32_t i = n4 >> 1; i > 0; --i, s += 8, dst += 8) {
+            const uint32_t v0 = (uint32_t)read32(s), v1 = (uint32_t)read32(s + 4);
             dst[0] = __sxtb16(v0);
             dst[1] = sxtb16_ror8(v0);
-            dst[2] = __sxtb16(v1);
-            dst[3] = sxtb16_ror8(v1);
+            dst[4] = __sxtb16(v1);
+            dst[5] = sxtb16_ror8(v1);
         }
     }
 }
 
-/* CONV_2D with the short requantization: output pixels two at a time in raster order (across
- * rows; an odd last one paired with itself), each pair's windows sign-extended once into scratch
- * (16 bytes per 4 window bytes; a border pixel's window gathered with the zero point first, after
- * them), then every full group in mcbk_conv_2px_rq and a partial last group (the layout pads it
- * with zero weights, bias and multipliers) into two words of which only its channels are copied. */
+/* CONV_2D with the short requantization: output pixels in raster order, two at a time (across
+ * rows): each pixel's window sign-extended once into its half of scratch (16 bytes per 4 window
+ * bytes; a border pixel's window gathered with the zero point first, after them), then every
+ * full group of the pair in mcbk_conv_2px_rq and a partial last group (the layout pads it with
+ * zero weights, bias and multipliers) into two words of which only its channels are copied. An
+ * odd last pixel goes with whatever the other half holds: its pixel-1 results are stored first,
+ * to the same place, and overwritten. */
 static void conv_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c, KH = p->k_h, rp = p->row_pad;
     const int32_t n4 = rp >> 2, steps = n4 * KH, full = OC >> 2, rest = OC & 3;
     const int32_t in_row_stride = p->dil_h * W * C;
     const int32_t span_h = (KH - 1) * p->dil_h, span_w = (p->k_w - 1) * p->dil_w;
-    const int32_t OW = p->out_w, npx = p->out_h * OW;
     uint32_t *xe = (uint32_t *)(void *)scratch;
     int8_t *win = scratch + 16 * steps;
     const uint32_t lo4 = splat4(p->act_min), hi4 = splat4(p->act_max);
@@ -823,49 +819,44 @@ static void conv_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_
     const int8_t *w_last = p->weights + (size_t)full * 16 * steps;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (size_t)b * H * W * C;
-        int8_t *out_b = out + (size_t)b * npx * OC;
-        int32_t oy = 0, ox = 0;
-        for (int32_t q = 0; q < npx; q += 2) {
-            int32_t py[2], px[2];
-            py[0] = oy;
-            px[0] = ox;
-            if (q + 1 < npx && ++ox == OW) {
-                ox = 0;
-                ++oy;
-            }
-            py[1] = oy;
-            px[1] = ox;
-            if (++ox == OW) {
-                ox = 0;
-                ++oy;
-            }
-            const int8_t *src[2];
-            int inside[2];
-            for (int k = 0; k < 2; ++k) {
-                const int32_t iy0 = py[k] * p->stride_h - p->pad_top, ix0 = px[k] * p->stride_w - p->pad_left;
-                inside[k] = iy0 >= 0 && iy0 + span_h < H && p->dil_w == 1 && ix0 >= 0 && ix0 + span_w < W;
-                src[k] = inside[k] ? in_b + ((size_t)iy0 * W + ix0) * C : NULL;
-                if (!inside[k]) {
+        int8_t *o0 = out + (size_t)b * p->out_h * p->out_w * OC;
+        int32_t half = 0;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            const int rows_inside = iy0 >= 0 && iy0 + span_h < H && p->dil_w == 1;
+            const int8_t *row = rows_inside ? in_b + (size_t)iy0 * W * C : in_b;
+            for (int32_t ox = 0, ix0 = -p->pad_left; ox < p->out_w; ++ox, ix0 += p->stride_w) {
+                if (rows_inside && ix0 >= 0 && ix0 + span_w < W) {
+                    extend_window(row + (size_t)ix0 * C, in_row_stride, n4, KH, xe + 2 * half);
+                } else {
                     gather_window(p, in_b, iy0, ix0, win);
-                    extend_window(win, rp, steps, 1, xe + 2 * k);
+                    extend_window(win, rp, steps, 1, xe + 2 * half);
                 }
+                if (!half) {
+                    half = 1;
+                    continue;
+                }
+                half = 0;
+                if (full) mcbk_conv_2px_rq(xe, p->weights, &args, o0);
+                if (rest) {
+                    int8_t words[8];
+                    mcbk_conv_2px_rq(xe, w_last, &last, words);
+                    for (int32_t j = 0; j < rest; ++j) {
+                        o0[4 * full + j] = words[j];
+                        o0[OC + 4 * full + j] = words[4 + j];
+                    }
+                }
+                o0 += 2 * OC;
             }
-            if (inside[0] && inside[1]) {
-                extend_pair(src[0], src[1], in_row_stride, n4, KH, xe);
-            } else {
-                for (int k = 0; k < 2; ++k)
-                    if (inside[k]) extend_window(src[k], in_row_stride, n4, KH, xe + 2 * k);
-            }
-            int8_t *o0 = out_b + (size_t)q * OC;
-            args.o_delta = q + 1 < npx ? OC : 0;
+        }
+        if (half) { /* an odd last pixel */
+            args.o_delta = 0;
             if (full) mcbk_conv_2px_rq(xe, p->weights, &args, o0);
+            args.o_delta = OC;
             if (rest) {
                 int8_t words[8];
                 mcbk_conv_2px_rq(xe, w_last, &last, words);
-                for (int32_t j = 0; j < rest; ++j) {
-                    o0[4 * full + j] = words[j];
-                    o0[args.o_delta + 4 * full + j] = words[4 + j];
-                }
+                for (int32_t j = 0; j < rest; ++j) o0[4 * full + j] = words[j];
             }
         }
     }

@@ -169,7 +169,7 @@ def _gemm_step(op: Operator, p: str, x: Tensor, y: Tensor, w: np.ndarray, bias: 
               (geom["out_h"] - 1) * geom["stride_h"] + (geom["k_h"] - 1) * geom["dil_h"] >= geom["in_h"] + geom["pad_top"] or
               (geom["out_w"] - 1) * geom["stride_w"] + (geom["k_w"] - 1) * geom["dil_w"] >= geom["in_w"] + geom["pad_left"])
     scratch = geom["k_h"] * row_pad if border else 0
-    blocks = sparse.choose(layout, geom, row_pad)
+    blocks = sparse.choose(layout, geom, row_pad, bool(fast))
     if blocks is not None:  # estimated cheaper than dense: see sparse.py
         return _sparse_step(op, p, x, y, blocks, bias_rq, geom, amin, amax, fast, macs, weight_bytes, row_pad, scratch,
                             row_pad - w.shape[2])

@@ -65,6 +65,10 @@ DENSE_1PX_ROW_CYCLES = 4         # per group and kernel row: dot_row4's entry an
 DENSE_1PX_OUT_CYCLES = 133       # per pixel and group: bias, requantization, store, loop (see above)
 DENSE_FC_BLOCK_CYCLES = 25       # FULLY_CONNECTED (mcbk_fc_rows4): 24 a step, loop 4 per 4 steps
 DENSE_FC_GROUP_CYCLES = 83       # per group: everything beside the steps (plugin, see above)
+DENSE_RQ_BLOCK_CYCLES = 20       # short requantization (mcbk_conv_2px_rq): per pixel, half a pair's two 20-cycle steps
+DENSE_RQ_GROUP_CYCLES = 66       # per pixel and group: half of the pair's 132 beside the steps
+DENSE_RQ_STEP_CYCLES = 9         # per pixel and 4 window bytes: the window's sign extension
+DENSE_RQ_PIXEL_CYCLES = 130      # per pixel: the loop in C, the call, the set-up (plugin, see above)
 SPARSE_BLOCK_CYCLES = 28
 SPARSE_GROUP_CYCLES = 7          # count load and test, loop entry and exit
 SPARSE_OUT_CYCLES = 106          # per pixel and group: bias, requantization, store, loop (plugin)
@@ -97,19 +101,25 @@ def dense_pixel_mix(geom: dict) -> tuple[int, int, int]:
 
 
 def estimated_cycles(groups: int, blocks_per_group: int, kept_blocks: int, k_h: int, pixel_mix: tuple[int, int, int],
-                     one_row: bool) -> tuple[int, int]:
+                     one_row: bool, fast_rq: bool = False) -> tuple[int, int]:
     """(dense, sparse) estimated cycles of a layer's output pixels (pixel_mix: dense_pixel_mix),
-    without what both pay alike (border gathering, the call)."""
+    without what both pay alike (border gathering, the call). With the short requantization
+    (fast_rq) a convolution's pixels all go in pairs through mcbk_conv_2px_rq (an odd last one
+    costs a pair)."""
     paired, single, pixels = pixel_mix
     rows = 1 if one_row else k_h
     blocks = groups * blocks_per_group
+    sparse = SPARSE_BLOCK_CYCLES * kept_blocks + (SPARSE_GROUP_CYCLES + SPARSE_OUT_CYCLES) * groups
+    if fast_rq and not (pixels == 1 and k_h == 1):
+        dense_rq = (DENSE_RQ_BLOCK_CYCLES * blocks + DENSE_RQ_GROUP_CYCLES * groups
+                    + DENSE_RQ_STEP_CYCLES * blocks_per_group + DENSE_RQ_PIXEL_CYCLES)
+        return 2 * ((pixels + 1) // 2) * dense_rq, pixels * sparse
     dense_2px = DENSE_2PX_BLOCK_CYCLES * blocks + (DENSE_2PX_GROUP_CYCLES + DENSE_2PX_ROW_CYCLES * rows
                                                    + DENSE_2PX_OUT_CYCLES) * groups
     if pixels == 1 and k_h == 1:  # FULLY_CONNECTED, or a 1x1 convolution of a 1x1 image
         dense_1px = DENSE_FC_BLOCK_CYCLES * blocks + DENSE_FC_GROUP_CYCLES * groups
     else:
         dense_1px = DENSE_1PX_BLOCK_CYCLES * blocks + (DENSE_1PX_ROW_CYCLES * k_h + DENSE_1PX_OUT_CYCLES) * groups
-    sparse = SPARSE_BLOCK_CYCLES * kept_blocks + (SPARSE_GROUP_CYCLES + SPARSE_OUT_CYCLES) * groups
     return paired * dense_2px + single * dense_1px, pixels * sparse
 
 
@@ -129,9 +139,10 @@ class SparseBlocks:
 
 
 def encode(layout: np.ndarray, groups: int, k_h: int, row_pad: int, in_row_stride: int,
-           pixel_mix: tuple[int, int, int] = (0, 1, 1)) -> SparseBlocks:
+           pixel_mix: tuple[int, int, int] = (0, 1, 1), fast_rq: bool = False) -> SparseBlocks:
     """The non-zero 16-byte blocks of a dense layout ([groups][k_h][row_pad/4][4 ch][4 bytes]);
-    pixel_mix is dense_pixel_mix's count, for the estimates."""
+    pixel_mix is dense_pixel_mix's count and fast_rq the layer's short requantization, for the
+    estimates."""
     per_row = row_pad // 4
     cube = np.asarray(layout, np.int8).reshape(groups, k_h * per_row, 16)
     keep = np.any(cube != 0, axis=2)
@@ -139,21 +150,21 @@ def encode(layout: np.ndarray, groups: int, k_h: int, row_pad: int, in_row_strid
     index = np.nonzero(keep)[1]                      # row-major: group by group
     ky, col = index // per_row, (index % per_row) * 4
     one_row = k_h == 1 or row_pad == 4  # pointwise, or one-word rows gathered into one
-    dense, sparse = estimated_cycles(groups, k_h * per_row, int(nnz.sum()), k_h, pixel_mix, one_row)
+    dense, sparse = estimated_cycles(groups, k_h * per_row, int(nnz.sum()), k_h, pixel_mix, one_row, fast_rq)
     pixels = max(pixel_mix[2], 1)
     return SparseBlocks(nnz, ky * in_row_stride + col, ky * row_pad + col, cube[keep].reshape(-1),
                         k_h * per_row, round(dense / pixels), round(sparse / pixels))
 
 
-def choose(layout: np.ndarray, geom: dict, row_pad: int) -> SparseBlocks | None:
+def choose(layout: np.ndarray, geom: dict, row_pad: int, fast_rq: bool = False) -> SparseBlocks | None:
     """The sparse encoding when the sparse kernel runs the layer (contiguous kernel rows: no
     horizontal dilation; offsets within 16 bits) and its estimated cycles are lower than the
-    dense kernel's; else None."""
+    dense kernel's (fast_rq: the layer has the short requantization); else None."""
     if geom["dil_w"] != 1:
         return None
     groups = (geom["out_c"] + 3) // 4
     enc = encode(layout, groups, geom["k_h"], row_pad, geom["dil_h"] * geom["in_w"] * geom["in_c"],
-                 dense_pixel_mix(geom))
+                 dense_pixel_mix(geom), fast_rq)
     if len(enc.offsets) and max(int(enc.offsets.max()), int(enc.border_offsets.max())) > 0xFFFF or enc.nnz.max(initial=0) > 0xFFFF:
         return None
     return enc if enc.sparse_cycles < enc.dense_cycles else None
