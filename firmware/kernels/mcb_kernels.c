@@ -663,11 +663,11 @@ static void fc_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
  * (all 14 registers): the sums, requantized while still in registers, packed, clamped and
  * stored, with no round trip of the accumulators through memory. xe holds the two pixels'
  * windows sign-extended (per 4 input bytes of the window, 16 bytes: pixel 0's SXTB16 and SXTB16
- * ROR 8 words, then pixel 1's); w the groups' weights (mcbk_conv_t's layout: the window as one
- * row of `steps` 16-byte steps, channel j at byte 4j). Per group two passes, channels (0, 1)
+ * ROR 8 words, then pixel 1's). w: the groups' weights (mcbk_conv_t's layout: the window as
+ * one row of `steps` 16-byte steps, channel j at byte 4j). Per group two passes, channels (0, 1)
  * then (2, 3), each four steps per loop iteration entered at step `entry` (iters = (steps + 3)
  * / 4, entry = (4 - steps % 4) % 4). Pixel 0's output channel 4g + j goes to o0[4g + j], pixel
- * 1's to o0[o_delta + 4g + j]. */
+ * 1's to o0[o_delta + 4g + j] (stored first: with o_delta 0 pixel 0's wins). */
 typedef struct mcbk_conv_rq_args {
     int32_t iters, entry, groups;
     uint32_t lo4, hi4;
@@ -675,10 +675,13 @@ typedef struct mcbk_conv_rq_args {
     const mcbk_rq_t *rq;
     int32_t wback;      /* 16 * steps - 8: from the end of pass 1's weights to the start of pass 2's */
     int32_t o_delta;
+    const int8_t *w;
+    const uint32_t *xe;
 } mcbk_conv_rq_args_t;
-void mcbk_conv_2px_rq(const uint32_t *xe, const int8_t *w, const mcbk_conv_rq_args_t *a, int8_t *o0);
-typedef char mcbk_conv_rq_layout_check[(sizeof(mcbk_conv_rq_args_t) == 36 && offsetof(mcbk_conv_rq_args_t, rq) == 24 &&
-                                        offsetof(mcbk_conv_rq_args_t, o_delta) == 32) ? 1 : -1];
+void mcbk_conv_2px_rq(const mcbk_conv_rq_args_t *a, int8_t *o0);
+typedef char mcbk_conv_rq_layout_check[(sizeof(mcbk_conv_rq_args_t) == 44 && offsetof(mcbk_conv_rq_args_t, rq) == 24 &&
+                                        offsetof(mcbk_conv_rq_args_t, o_delta) == 32 &&
+                                        offsetof(mcbk_conv_rq_args_t, xe) == 40) ? 1 : -1];
 __asm__(
     "    .pushsection .text.mcbk_conv_2px_rq, \"ax\", %progbits\n"
     "    .syntax unified\n"
@@ -692,12 +695,11 @@ __asm__(
     "    sub sp, sp, #48\n"              /* [0] xe [4] entry of pass 1 [8] of pass 2 [12] iters
                                             [16] groups left [20] o0 [24] o_delta [28] bias
                                             [32] rq [36] lo4 [40] hi4 [44] wback */
-    "    ldm r2, {r4-r12}\n"             /* iters entry groups lo4 hi4 bias rq wback o_delta */
-    "    mov r2, r1\n"                   /* the weights */
-    "    str r0, [sp, #0]\n"
+    "    str r1, [sp, #20]\n"
+    "    mov r2, r0\n"
+    "    ldm r2!, {r4-r12}\n"            /* iters entry groups lo4 hi4 bias rq wback o_delta */
     "    str r4, [sp, #12]\n"
     "    str r6, [sp, #16]\n"
-    "    str r3, [sp, #20]\n"
     "    str r12, [sp, #24]\n"
     "    str r9, [sp, #28]\n"
     "    str r10, [sp, #32]\n"
@@ -714,6 +716,8 @@ __asm__(
     "    add r12, r12, r5\n"
     "    orr r12, r12, #1\n"
     "    str r12, [sp, #8]\n"
+    "    ldm r2, {r2, r3}\n"             /* w xe */
+    "    str r3, [sp, #0]\n"
     "6:\n"                               /* a group; pass 1: channels 0 and 1 */
     MCBK_2PXE_PASS_START("0", "4")
     "    bx lr\n"
@@ -799,12 +803,12 @@ static void extend_window(const int8_t *x, int32_t stride, int32_t n4, int32_t r
 }
 
 /* CONV_2D with the short requantization: output pixels in raster order, two at a time (across
- * rows): each pixel's window sign-extended once into its half of scratch (16 bytes per 4 window
- * bytes; a border pixel's window gathered with the zero point first, after them), then every
- * full group of the pair in mcbk_conv_2px_rq and a partial last group (the layout pads it with
- * zero weights, bias and multipliers) into two words of which only its channels are copied. An
- * odd last pixel goes with whatever the other half holds: its pixel-1 results are stored first,
- * to the same place, and overwritten. */
+ * rows): each pixel's window sign-extended once into its half of scratch (a border pixel's
+ * gathered with the zero point first, after the extended windows), then every full group of the
+ * pair in mcbk_conv_2px_rq and a partial last group (the layout pads it with zero weights, bias
+ * and multipliers) into two words of which only its channels are copied. An odd last pixel goes
+ * with whatever the other half holds: its partner's results are stored first, to the same
+ * place, and overwritten. */
 static void conv_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c, KH = p->k_h, rp = p->row_pad;
     const int32_t n4 = rp >> 2, steps = n4 * KH, full = OC >> 2, rest = OC & 3;
@@ -814,9 +818,9 @@ static void conv_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_
     int8_t *win = scratch + 16 * steps;
     const uint32_t lo4 = splat4(p->act_min), hi4 = splat4(p->act_max);
     const int32_t iters = (steps + 3) >> 2, entry = (4 - (steps & 3)) & 3;
-    mcbk_conv_rq_args_t args = {iters, entry, full, lo4, hi4, p->bias, p->rq, 16 * steps - 8, OC};
-    mcbk_conv_rq_args_t last = {iters, entry, 1, lo4, hi4, p->bias + 4 * full, p->rq + 4 * full, 16 * steps - 8, 4};
-    const int8_t *w_last = p->weights + (size_t)full * 16 * steps;
+    mcbk_conv_rq_args_t args = {iters, entry, full, lo4, hi4, p->bias, p->rq, 16 * steps - 8, OC, p->weights, xe};
+    const mcbk_conv_rq_args_t last = {iters, entry, 1, lo4, hi4, p->bias + 4 * full, p->rq + 4 * full, 16 * steps - 8, 4,
+                                      p->weights + (size_t)full * 16 * steps, xe};
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (size_t)b * H * W * C;
         int8_t *o0 = out + (size_t)b * p->out_h * p->out_w * OC;
@@ -837,10 +841,10 @@ static void conv_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_
                     continue;
                 }
                 half = 0;
-                if (full) mcbk_conv_2px_rq(xe, p->weights, &args, o0);
+                if (full) mcbk_conv_2px_rq(&args, o0);
                 if (rest) {
                     int8_t words[8];
-                    mcbk_conv_2px_rq(xe, w_last, &last, words);
+                    mcbk_conv_2px_rq(&last, words);
                     for (int32_t j = 0; j < rest; ++j) {
                         o0[4 * full + j] = words[j];
                         o0[OC + 4 * full + j] = words[4 + j];
@@ -851,11 +855,11 @@ static void conv_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_
         }
         if (half) { /* an odd last pixel */
             args.o_delta = 0;
-            if (full) mcbk_conv_2px_rq(xe, p->weights, &args, o0);
+            if (full) mcbk_conv_2px_rq(&args, o0);
             args.o_delta = OC;
             if (rest) {
                 int8_t words[8];
-                mcbk_conv_2px_rq(xe, w_last, &last, words);
+                mcbk_conv_2px_rq(&last, words);
                 for (int32_t j = 0; j < rest; ++j) o0[4 * full + j] = words[j];
             }
         }

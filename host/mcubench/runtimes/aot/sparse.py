@@ -27,6 +27,16 @@ pixel (4 channels x 4 input bytes). The inner loops, counted by hand:
 * dense FULLY_CONNECTED (one pixel, one kernel row: ``mcbk_fc_rows4``, assembly): five single
   loads back to back 2+1+1+1+1, 2 SXTB16 for the input, 8 SXTB16 and 8 SMLAD = 24, plus SUBS +
   BNE 4 per four blocks: **25 per block**.
+* dense with the short requantization (``mcbk_conv_2px_rq``; every pixel of a convolution, in
+  pairs): each window sign-extended once per pair, then a step is six single loads back to back
+  2+1+1+1+1+1 (the extended input words of both pixels and two weight words), 4 SXTB16, 8 SMLAD
+  = 19 for 2 pixels x 2 channels x 4 bytes, plus SUBS + BNE 4 per four steps: **20 per pixel
+  and block**. Per group and pixel pair 132 beside the steps (two passes' set-up, the
+  requantization of the 8 sums in registers, pack, clamp, store, group loop): **66 per pixel and
+  group**; the sign extension about **9 per pixel and 4 window bytes**; and per pixel **130**
+  for the call, its set-up and the C loop (fitted to the plugin's per-operator figures on
+  ref_mobilenet's 8-, 16- and 32-channel pointwise layers and ref_dscnn's 64-channel ones,
+  2026-11-30: 573, 1,334, 2,014 and 3,247 cycles per pixel measured).
 * sparse (mcb_sparse.c ``sparse_group``): LDRH 2 (offset), two weight LDR 1+1, the input LDR 1
   (register offset from the LDRH two loads back), 16 SXTB16/SMLAD, LDR 2+1 = 26, plus SUBS +
   BNE 4 per two blocks: **28 per kept block**; **7 per group** (count load and test, loop entry).
