@@ -665,8 +665,8 @@ static void fc_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
  * windows sign-extended (per 4 input bytes of the window, 16 bytes: pixel 0's SXTB16 and SXTB16
  * ROR 8 words, then pixel 1's). w: the groups' weights (mcbk_conv_t's layout: the window as
  * one row of `steps` 16-byte steps, channel j at byte 4j). Per group two passes, channels (0, 1)
- * then (2, 3), each four steps per loop iteration entered at step `entry` (iters = (steps + 3)
- * / 4, entry = (4 - steps % 4) % 4). Pixel 0's output channel 4g + j goes to o0[4g + j], pixel
+ * then (2, 3), each eight steps per loop iteration entered at step `entry` (iters = (steps + 7)
+ * / 8, entry = (8 - steps % 8) % 8). Pixel 0's output channel 4g + j goes to o0[4g + j], pixel
  * 1's to o0[o_delta + 4g + j] (stored first: with o_delta 0 pixel 0's wins). */
 typedef struct mcbk_conv_rq_args {
     int32_t iters, entry, groups;
@@ -728,6 +728,10 @@ __asm__(
     MCBK_2PXE_STEP
     MCBK_2PXE_STEP
     MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
     "    .if (11b - 10b) != 72\n"
     "    .error \"mcbk_conv_2px_rq: a step is not 72 bytes\"\n"
     "    .endif\n"
@@ -746,6 +750,10 @@ __asm__(
     "20:\n"
     MCBK_2PXE_STEP
     "21:\n"
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
     MCBK_2PXE_STEP
     MCBK_2PXE_STEP
     MCBK_2PXE_STEP
@@ -817,7 +825,7 @@ static void conv_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_
     uint32_t *xe = (uint32_t *)(void *)scratch;
     int8_t *win = scratch + 16 * steps;
     const uint32_t lo4 = splat4(p->act_min), hi4 = splat4(p->act_max);
-    const int32_t iters = (steps + 3) >> 2, entry = (4 - (steps & 3)) & 3;
+    const int32_t iters = (steps + 7) >> 3, entry = (8 - (steps & 7)) & 7;
     mcbk_conv_rq_args_t args = {iters, entry, full, lo4, hi4, p->bias, p->rq, 16 * steps - 8, OC, p->weights, xe};
     const mcbk_conv_rq_args_t last = {iters, entry, 1, lo4, hi4, p->bias + 4 * full, p->rq + 4 * full, 16 * steps - 8, 4,
                                       p->weights + (size_t)full * 16 * steps, xe};
