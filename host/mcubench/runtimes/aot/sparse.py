@@ -30,10 +30,10 @@ pixel (4 channels x 4 input bytes). The inner loops, counted by hand:
 * dense with the short requantization (``mcbk_conv_2px_rq``; every pixel of a convolution, in
   pairs): each window sign-extended once per pair, then a step is six single loads back to back
   2+1+1+1+1+1 (the extended input words of both pixels and two weight words), 4 SXTB16, 8 SMLAD
-  = 19 for 2 pixels x 2 channels x 4 bytes, plus SUBS + BNE 4 per four steps: **20 per pixel
-  and block**. Per group and pixel pair 132 beside the steps, counted (two passes' set-up, the
-  requantization of the 8 sums in registers, pack, clamp, store, group loop): **68 per pixel and
-  group** as fitted; the sign extension about **9 per pixel and 4 window bytes**; and per pixel
+  = 19 for 2 pixels x 2 channels x 4 bytes, plus SUBS + BNE 4 per eight steps (19.5; priced
+  20): **20 per pixel and block**. Per group and pixel pair 132 beside the steps, counted (two
+  passes' set-up, the requantization of the 8 sums in registers, pack, clamp, store, group
+  loop): **68 per pixel and group** as fitted; the sign extension about **9 per pixel and 4 window bytes**; and per pixel
   **125** for the call, its set-up and the C loop (fitted to the plugin's per-operator figures,
   2026-11-30: ref_mobilenet's pointwise layers of 8, 16, 32 and 64 input channels, 575, 1,334,
   2,014 and 6,486 cycles per pixel, and ref_dscnn's, 6,490).
