@@ -618,11 +618,12 @@ static void fc_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
 
 /* The end of a pass: the 4 sums (r4/r5 pixel 0's channels, r6/r7 pixel 1's) requantized with
  * the constants of the rq cursor's channels at byte offsets OFF and OFF+16, packed as bytes
- * (p0 c, p0 c+1, p1 c, p1 c+1), clamped to [lo4, hi4] and stored as a halfword to each pixel. */
-#define MCBK_2PXE_RQ_PASS(OFF) \
+ * (p0 c, p0 c+1, p1 c, p1 c+1), clamped to [lo4, hi4] out of line at label CLAMP when the
+ * bounds are not int8's own (SSAT has done that), and the halfwords' addresses loaded: pixel
+ * 0's at r8, pixel 1's at r8 + r9, pixel 1's halfword in r10. */
+#define MCBK_2PXE_RQ_PASS(OFF, CLAMP) \
     "    ldr r12, [sp, #32]\n" \
-    "    ldr r0, [sp, #36]\n" \
-    "    ldr r3, [sp, #40]\n" \
+    "    ldr r0, [sp, #48]\n" \
     "    ldr r8, [r12, #" OFF "]\n" \
     "    ldr r9, [r12, #" OFF "+8]\n" \
     "    ldr r10, [r12, #" OFF "+12]\n" \
@@ -638,13 +639,23 @@ static void fc_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
     "    uxtb16 r4, r4\n" \
     "    uxtb16 r5, r5\n" \
     "    orr r4, r4, r5, lsl #8\n" \
+    "    cmp r0, #0\n" \
+    "    bne.w " CLAMP "f\n" \
+    CLAMP "1:\n" \
+    "    ldr r8, [sp, #20]\n" \
+    "    ldr r9, [sp, #24]\n" \
+    "    lsr r10, r4, #16\n"
+
+/* The clamp of MCBK_2PXE_RQ_PASS(.., CLAMP), out of line: max(v, lo4), then min(v, hi4). */
+#define MCBK_2PXE_CLAMP(CLAMP) \
+    CLAMP ":\n" \
+    "    ldr r0, [sp, #36]\n" \
+    "    ldr r3, [sp, #40]\n" \
     "    ssub8 r8, r4, r0\n" \
     "    sel r4, r4, r0\n" \
     "    ssub8 r8, r4, r3\n" \
     "    sel r4, r3, r4\n" \
-    "    ldr r8, [sp, #20]\n" \
-    "    ldr r9, [sp, #24]\n" \
-    "    lsr r10, r4, #16\n"
+    "    b " CLAMP "1b\n"
 
 /* A pass's set-up: the accumulators from the bias cursor's channels at byte offsets OFF and
  * OFF+4 (both pixels), the input from its start, the loop entered at step `entry` (ENTRY: the
@@ -677,9 +688,10 @@ typedef struct mcbk_conv_rq_args {
     int32_t o_delta;
     const int8_t *w;
     const uint32_t *xe;
+    int32_t clamp;      /* 0: [act_min, act_max] is int8's whole range, nothing to clamp */
 } mcbk_conv_rq_args_t;
 void mcbk_conv_2px_rq(const mcbk_conv_rq_args_t *a, int8_t *o0);
-typedef char mcbk_conv_rq_layout_check[(sizeof(mcbk_conv_rq_args_t) == 44 && offsetof(mcbk_conv_rq_args_t, rq) == 24 &&
+typedef char mcbk_conv_rq_layout_check[(sizeof(mcbk_conv_rq_args_t) == 48 && offsetof(mcbk_conv_rq_args_t, rq) == 24 &&
                                         offsetof(mcbk_conv_rq_args_t, o_delta) == 32 &&
                                         offsetof(mcbk_conv_rq_args_t, xe) == 40) ? 1 : -1];
 __asm__(
@@ -692,9 +704,9 @@ __asm__(
     "    .thumb_func\n"
     "mcbk_conv_2px_rq:\n"
     "    push {r4-r11, lr}\n"
-    "    sub sp, sp, #48\n"              /* [0] xe [4] entry of pass 1 [8] of pass 2 [12] iters
+    "    sub sp, sp, #52\n"              /* [0] xe [4] entry of pass 1 [8] of pass 2 [12] iters
                                             [16] groups left [20] o0 [24] o_delta [28] bias
-                                            [32] rq [36] lo4 [40] hi4 [44] wback */
+                                            [32] rq [36] lo4 [40] hi4 [44] wback [48] clamp */
     "    str r1, [sp, #20]\n"
     "    mov r2, r0\n"
     "    ldm r2!, {r4-r12}\n"            /* iters entry groups lo4 hi4 bias rq wback o_delta */
@@ -716,8 +728,9 @@ __asm__(
     "    add r12, r12, r5\n"
     "    orr r12, r12, #1\n"
     "    str r12, [sp, #8]\n"
-    "    ldm r2, {r2, r3}\n"             /* w xe */
+    "    ldm r2, {r2, r3, r4}\n"         /* w xe clamp */
     "    str r3, [sp, #0]\n"
+    "    str r4, [sp, #48]\n"
     "6:\n"                               /* a group; pass 1: channels 0 and 1 */
     MCBK_2PXE_PASS_START("0", "4")
     "    bx lr\n"
@@ -737,7 +750,7 @@ __asm__(
     "    .endif\n"
     "    subs r3, r3, #1\n"
     "    bne 10b\n"
-    MCBK_2PXE_RQ_PASS("0")
+    MCBK_2PXE_RQ_PASS("0", "30")
     "    strh r10, [r8, r9]\n"           /* pixel 1 first: with o_delta 0 pixel 0 wins */
     "    strh r4, [r8]\n"
     "    ldr r8, [sp, #44]\n"            /* the weights of pass 2 */
@@ -762,7 +775,7 @@ __asm__(
     "    .endif\n"
     "    subs r3, r3, #1\n"
     "    bne 20b\n"
-    MCBK_2PXE_RQ_PASS("32")
+    MCBK_2PXE_RQ_PASS("32", "32")
     "    adds r12, r8, #2\n"
     "    strh r10, [r12, r9]\n"
     "    strh r4, [r8, #2]\n"
@@ -776,8 +789,10 @@ __asm__(
     "    subs r8, r8, #1\n"
     "    str r8, [sp, #16]\n"
     "    bne 6b\n"
-    "    add sp, sp, #48\n"
+    "    add sp, sp, #52\n"
     "    pop {r4-r11, pc}\n"
+    MCBK_2PXE_CLAMP("30")
+    MCBK_2PXE_CLAMP("32")
     "    .size mcbk_conv_2px_rq, . - mcbk_conv_2px_rq\n"
     "    .popsection\n");
 
@@ -826,9 +841,10 @@ static void conv_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_
     int8_t *win = scratch + 16 * steps;
     const uint32_t lo4 = splat4(p->act_min), hi4 = splat4(p->act_max);
     const int32_t iters = (steps + 7) >> 3, entry = (8 - (steps & 7)) & 7;
-    mcbk_conv_rq_args_t args = {iters, entry, full, lo4, hi4, p->bias, p->rq, 16 * steps - 8, OC, p->weights, xe};
+    const int32_t clamp = p->act_min > -128 || p->act_max < 127;
+    mcbk_conv_rq_args_t args = {iters, entry, full, lo4, hi4, p->bias, p->rq, 16 * steps - 8, OC, p->weights, xe, clamp};
     const mcbk_conv_rq_args_t last = {iters, entry, 1, lo4, hi4, p->bias + 4 * full, p->rq + 4 * full, 16 * steps - 8, 4,
-                                      p->weights + (size_t)full * 16 * steps, xe};
+                                      p->weights + (size_t)full * 16 * steps, xe, clamp};
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (size_t)b * H * W * C;
         int8_t *o0 = out + (size_t)b * p->out_h * p->out_w * OC;
