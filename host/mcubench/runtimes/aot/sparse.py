@@ -30,13 +30,13 @@ pixel (4 channels x 4 input bytes). The inner loops, counted by hand:
 * dense with the short requantization (``mcbk_conv_2px_rq``; every pixel of a convolution, in
   pairs): each window sign-extended once per pair, then a step is six single loads back to back
   2+1+1+1+1+1 (the extended input words of both pixels and two weight words), 4 SXTB16, 8 SMLAD
-  = 19 for 2 pixels x 2 channels x 4 bytes, plus SUBS + BNE 4 per eight steps (19.5; priced
-  20): **20 per pixel and block**. Per group and pixel pair 132 beside the steps, counted (two
-  passes' set-up, the requantization of the 8 sums in registers, pack, clamp, store, group
-  loop): **68 per pixel and group** as fitted; the sign extension about **9 per pixel and 4 window bytes**; and per pixel
+  = 19 for 2 pixels x 2 channels x 4 bytes, plus SUBS + BNE 4 per eight steps: **19.5 per
+  pixel and block**. Per group and pixel pair 126 beside the steps, counted (two passes'
+  set-up, the requantization of the 8 sums in registers, pack, store, group loop; 132 when the
+  activation bounds need the clamp): **65 per pixel and group** as fitted; the sign extension about **9 per pixel and 4 window bytes**; and per pixel
   **125** for the call, its set-up and the C loop (fitted to the plugin's per-operator figures,
-  2026-11-30: ref_mobilenet's pointwise layers of 8, 16, 32 and 64 input channels, 575, 1,334,
-  2,014 and 6,486 cycles per pixel, and ref_dscnn's, 6,490).
+  2026-11-30: ref_mobilenet's pointwise layers of 8, 16 and 64 input channels, 564, 1,311 and
+  6,303 cycles per pixel, and ref_dscnn's 64-channel ones, 6,307 per pixel of a pair).
 * sparse (mcb_sparse.c ``sparse_group``): LDRH 2 (offset), two weight LDR 1+1, the input LDR 1
   (register offset from the LDRH two loads back), 16 SXTB16/SMLAD, LDR 2+1 = 26, plus SUBS +
   BNE 4 per two blocks: **28 per kept block**; **7 per group** (count load and test, loop entry).
@@ -75,8 +75,8 @@ DENSE_1PX_ROW_CYCLES = 4         # per group and kernel row: dot_row4's entry an
 DENSE_1PX_OUT_CYCLES = 133       # per pixel and group: bias, requantization, store, loop (see above)
 DENSE_FC_BLOCK_CYCLES = 25       # FULLY_CONNECTED (mcbk_fc_rows4): 24 a step, loop 4 per 4 steps
 DENSE_FC_GROUP_CYCLES = 83       # per group: everything beside the steps (plugin, see above)
-DENSE_RQ_BLOCK_CYCLES = 20       # short requantization (mcbk_conv_2px_rq): per pixel, half a pair's two 20-cycle steps
-DENSE_RQ_GROUP_CYCLES = 68       # per pixel and group: half of the pair's 132 beside the steps, + 2 (plugin)
+DENSE_RQ_BLOCK_CYCLES = 19.5     # short requantization (mcbk_conv_2px_rq): per pixel, half a pair's two 19.5-cycle steps
+DENSE_RQ_GROUP_CYCLES = 65       # per pixel and group: half of the pair's 126 beside the steps, + 2 (plugin)
 DENSE_RQ_STEP_CYCLES = 9         # per pixel and 4 window bytes: the window's sign extension
 DENSE_RQ_PIXEL_CYCLES = 125      # per pixel: the loop in C, the call, the set-up (plugin, see above)
 SPARSE_BLOCK_CYCLES = 28
