@@ -13,8 +13,8 @@ a single load unless its address register was written by that load (a post-incre
 base); LDRD 3; ALU/SXTB16/SMLAD 1; a taken branch 1 + refill 2. A block is 16 MACs of one output
 pixel (4 channels x 4 input bytes). The inner loops, counted by hand:
 
-* dense, two pixels (mcb_kernels.c ``mcbk_dot_2px4ch``; interior pixel pairs and pointwise
-  convolutions): a step is LDR 2+1+1 (three bases), 8 SXTB16, 8 SMLAD, LDR 2 = 22 for both
+* dense, long requantization, two pixels (mcb_kernels.c ``mcbk_dot_2px4ch``; interior pixel
+  pairs and pointwise convolutions): a step is LDR 2+1+1 (three bases), 8 SXTB16, 8 SMLAD, LDR 2 = 22 for both
   pixels x 2 channels x 4 bytes, plus SUBS + taken BNE 4 per two steps: 24 a step; a block of
   both pixels is two steps (two channel passes): **24 per pixel and block**. The assembly's
   bookkeeping per group and pixel pair (bias, pass setup and ends, accumulator stores) is 79,
