@@ -580,6 +580,315 @@ static void fc_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
         }
     }
 }
+
+/* One step of mcbk_conv_2px_rq: 4 input bytes of 2 pixels (sign-extended beforehand: 4 words at
+ * r0, the pixels' (x0, x2), (x1, x3) halves) times 2 channels (their weight words at r2 and
+ * r2 + 4): 16 MACs in 8 SMLAD, 4 SXTB16 and 6 single loads back to back, all but the first
+ * pipelined (the load after each post-increment uses the other pointer): 19 cycles. */
+#define MCBK_2PXE_STEP \
+    "    ldr r8, [r0], #16\n" \
+    "    ldr r10, [r2], #16\n" \
+    "    ldr r9, [r0, #-12]\n" \
+    "    ldr r11, [r2, #-12]\n" \
+    "    ldr r12, [r0, #-8]\n" \
+    "    ldr.w r1, [r0, #-4]\n" \
+    "    sxtb16 lr, r10\n" \
+    "    sxtb16 r10, r10, ror #8\n" \
+    "    smlad r4, r8, lr, r4\n" \
+    "    smlad r4, r9, r10, r4\n" \
+    "    smlad r6, r12, lr, r6\n" \
+    "    smlad r6, r1, r10, r6\n" \
+    "    sxtb16 lr, r11\n" \
+    "    sxtb16 r11, r11, ror #8\n" \
+    "    smlad r5, r8, lr, r5\n" \
+    "    smlad r5, r9, r11, r5\n" \
+    "    smlad r7, r12, lr, r7\n" \
+    "    smlad r7, r1, r11, r7\n"
+
+/* The short requantization of accumulator A with its channel's multiplier M, right shift S
+ * and rounding constant R (2^(S-1) + zero point << S): SMMLAR adds R to the rounded high
+ * multiply, and the accumulator's sign equals the product's (multipliers are positive; when
+ * the product rounds to 0 the sign's -1 changes nothing, S >= 1). r12 is clobbered. */
+#define MCBK_2PXE_RQ1(A, M, S, R) \
+    "    add r12, " R ", " A ", asr #31\n" \
+    "    lsl " A ", " A ", #1\n" \
+    "    smmlar " A ", " A ", " M ", r12\n" \
+    "    asr " A ", " A ", " S "\n" \
+    "    ssat " A ", #8, " A "\n"
+
+/* The end of a pass: the 4 sums (r4/r5 pixel 0's channels, r6/r7 pixel 1's) requantized with
+ * the constants of the rq cursor's channels at byte offsets OFF and OFF+16, packed as bytes
+ * (p0 c, p0 c+1, p1 c, p1 c+1), clamped to [lo4, hi4] out of line at label CLAMP when the
+ * bounds are not int8's own (SSAT has done that), and the halfwords' addresses loaded: pixel
+ * 0's at r8, pixel 1's at r8 + r9, pixel 1's halfword in r10. */
+#define MCBK_2PXE_RQ_PASS(OFF, CLAMP) \
+    "    ldr r12, [sp, #32]\n" \
+    "    ldr r0, [sp, #48]\n" \
+    "    ldr r8, [r12, #" OFF "]\n" \
+    "    ldr r9, [r12, #" OFF "+8]\n" \
+    "    ldr r10, [r12, #" OFF "+12]\n" \
+    "    ldr r11, [r12, #" OFF "+16]\n" \
+    "    ldr r1, [r12, #" OFF "+24]\n" \
+    "    ldr lr, [r12, #" OFF "+28]\n" \
+    MCBK_2PXE_RQ1("r4", "r8", "r9", "r10") \
+    MCBK_2PXE_RQ1("r6", "r8", "r9", "r10") \
+    MCBK_2PXE_RQ1("r5", "r11", "r1", "lr") \
+    MCBK_2PXE_RQ1("r7", "r11", "r1", "lr") \
+    "    pkhbt r4, r4, r6, lsl #16\n" \
+    "    pkhbt r5, r5, r7, lsl #16\n" \
+    "    uxtb16 r4, r4\n" \
+    "    uxtb16 r5, r5\n" \
+    "    orr r4, r4, r5, lsl #8\n" \
+    "    cmp r0, #0\n" \
+    "    bne.w " CLAMP "f\n" \
+    CLAMP "1:\n" \
+    "    ldr r8, [sp, #20]\n" \
+    "    ldr r9, [sp, #24]\n" \
+    "    lsr r10, r4, #16\n"
+
+/* The clamp of MCBK_2PXE_RQ_PASS(.., CLAMP), out of line: max(v, lo4), then min(v, hi4). */
+#define MCBK_2PXE_CLAMP(CLAMP) \
+    CLAMP ":\n" \
+    "    ldr r0, [sp, #36]\n" \
+    "    ldr r3, [sp, #40]\n" \
+    "    ssub8 r8, r4, r0\n" \
+    "    sel r4, r4, r0\n" \
+    "    ssub8 r8, r4, r3\n" \
+    "    sel r4, r3, r4\n" \
+    "    b " CLAMP "1b\n"
+
+/* A pass's set-up: the accumulators from the bias cursor's channels at byte offsets OFF and
+ * OFF+4 (both pixels), the input from its start, the loop entered at step `entry` (ENTRY: the
+ * stack slot of the pass's entry address). */
+#define MCBK_2PXE_PASS_START(OFF, ENTRY) \
+    "    ldr r12, [sp, #28]\n" \
+    "    ldr r0, [sp, #0]\n" \
+    "    ldr r3, [sp, #12]\n" \
+    "    ldr lr, [sp, #" ENTRY "]\n" \
+    "    ldr r5, [r12, #" OFF "+4]\n" \
+    "    ldr r4, [r12, #" OFF "]\n" \
+    "    mov r6, r4\n" \
+    "    mov r7, r5\n"
+
+/* Two pixels x all full groups of a convolution with the short requantization, in assembly
+ * (all 14 registers): the sums, requantized while still in registers, packed, clamped and
+ * stored, with no round trip of the accumulators through memory. xe holds the two pixels'
+ * windows sign-extended (per 4 input bytes of the window, 16 bytes: pixel 0's SXTB16 and SXTB16
+ * ROR 8 words, then pixel 1's). w: the groups' weights (mcbk_conv_t's layout: the window as
+ * one row of `steps` 16-byte steps, channel j at byte 4j). Per group two passes, channels (0, 1)
+ * then (2, 3), each eight steps per loop iteration entered at step `entry` (iters = (steps + 7)
+ * / 8, entry = (8 - steps % 8) % 8). Pixel 0's output channel 4g + j goes to o0[4g + j], pixel
+ * 1's to o0[o_delta + 4g + j] (stored first: with o_delta 0 pixel 0's wins). */
+typedef struct mcbk_conv_rq_args {
+    int32_t iters, entry, groups;
+    uint32_t lo4, hi4;
+    const int32_t *bias;
+    const mcbk_rq_t *rq;
+    int32_t wback;      /* 16 * steps - 8: from the end of pass 1's weights to the start of pass 2's */
+    int32_t o_delta;
+    const int8_t *w;
+    const uint32_t *xe;
+    int32_t clamp;      /* 0: [act_min, act_max] is int8's whole range, nothing to clamp */
+} mcbk_conv_rq_args_t;
+void mcbk_conv_2px_rq(const mcbk_conv_rq_args_t *a, int8_t *o0);
+typedef char mcbk_conv_rq_layout_check[(sizeof(mcbk_conv_rq_args_t) == 48 && offsetof(mcbk_conv_rq_args_t, rq) == 24 &&
+                                        offsetof(mcbk_conv_rq_args_t, o_delta) == 32 &&
+                                        offsetof(mcbk_conv_rq_args_t, xe) == 40) ? 1 : -1];
+__asm__(
+    "    .pushsection .text.mcbk_conv_2px_rq, \"ax\", %progbits\n"
+    "    .syntax unified\n"
+    "    .thumb\n"
+    "    .p2align 2\n"
+    "    .global mcbk_conv_2px_rq\n"
+    "    .type mcbk_conv_2px_rq, %function\n"
+    "    .thumb_func\n"
+    "mcbk_conv_2px_rq:\n"
+    "    push {r4-r11, lr}\n"
+    "    sub sp, sp, #52\n"              /* [0] xe [4] entry of pass 1 [8] of pass 2 [12] iters
+                                            [16] groups left [20] o0 [24] o_delta [28] bias
+                                            [32] rq [36] lo4 [40] hi4 [44] wback [48] clamp */
+    "    str r1, [sp, #20]\n"
+    "    mov r2, r0\n"
+    "    ldm r2!, {r4-r12}\n"            /* iters entry groups lo4 hi4 bias rq wback o_delta */
+    "    str r4, [sp, #12]\n"
+    "    str r6, [sp, #16]\n"
+    "    str r12, [sp, #24]\n"
+    "    str r9, [sp, #28]\n"
+    "    str r10, [sp, #32]\n"
+    "    str r7, [sp, #36]\n"
+    "    str r8, [sp, #40]\n"
+    "    str r11, [sp, #44]\n"
+    "    movs r11, #72\n"                /* 72 bytes a step */
+    "    mul r5, r5, r11\n"
+    "    adr.w r12, 10f\n"
+    "    add r12, r12, r5\n"
+    "    orr r12, r12, #1\n"             /* Thumb addresses for BX */
+    "    str r12, [sp, #4]\n"
+    "    adr.w r12, 20f\n"
+    "    add r12, r12, r5\n"
+    "    orr r12, r12, #1\n"
+    "    str r12, [sp, #8]\n"
+    "    ldm r2, {r2, r3, r4}\n"         /* w xe clamp */
+    "    str r3, [sp, #0]\n"
+    "    str r4, [sp, #48]\n"
+    "6:\n"                               /* a group; pass 1: channels 0 and 1 */
+    MCBK_2PXE_PASS_START("0", "4")
+    "    bx lr\n"
+    "    .p2align 2\n"
+    "10:\n"
+    MCBK_2PXE_STEP
+    "11:\n"
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    "    .if (11b - 10b) != 72\n"
+    "    .error \"mcbk_conv_2px_rq: a step is not 72 bytes\"\n"
+    "    .endif\n"
+    "    subs r3, r3, #1\n"
+    "    bne 10b\n"
+    MCBK_2PXE_RQ_PASS("0", "30")
+    "    strh r10, [r8, r9]\n"           /* pixel 1 first: with o_delta 0 pixel 0 wins */
+    "    strh r4, [r8]\n"
+    "    ldr r8, [sp, #44]\n"            /* the weights of pass 2 */
+    "    sub r2, r2, r8\n"
+    MCBK_2PXE_PASS_START("8", "8")
+    "    add r12, r12, #16\n"
+    "    str r12, [sp, #28]\n"
+    "    bx lr\n"
+    "    .p2align 2\n"
+    "20:\n"
+    MCBK_2PXE_STEP
+    "21:\n"
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    MCBK_2PXE_STEP
+    "    .if (21b - 20b) != 72\n"
+    "    .error \"mcbk_conv_2px_rq: a step is not 72 bytes\"\n"
+    "    .endif\n"
+    "    subs r3, r3, #1\n"
+    "    bne 20b\n"
+    MCBK_2PXE_RQ_PASS("32", "32")
+    "    adds r12, r8, #2\n"
+    "    strh r10, [r12, r9]\n"
+    "    strh r4, [r8, #2]\n"
+    "    adds r8, r8, #4\n"
+    "    str r8, [sp, #20]\n"
+    "    ldr r12, [sp, #32]\n"
+    "    adds r12, r12, #64\n"
+    "    str r12, [sp, #32]\n"
+    "    subs r2, r2, #8\n"              /* the next group's weights */
+    "    ldr r8, [sp, #16]\n"
+    "    subs r8, r8, #1\n"
+    "    str r8, [sp, #16]\n"
+    "    bne 6b\n"
+    "    add sp, sp, #52\n"
+    "    pop {r4-r11, pc}\n"
+    MCBK_2PXE_CLAMP("30")
+    MCBK_2PXE_CLAMP("32")
+    "    .size mcbk_conv_2px_rq, . - mcbk_conv_2px_rq\n"
+    "    .popsection\n");
+
+static inline uint32_t sxtb16_ror8(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+/* A window's 4-byte words sign-extended for mcbk_conv_2px_rq: its SXTB16 and SXTB16 ROR 8 words,
+ * every 16 bytes of dst (the other pixel's go between); `rows` kernel rows of n4 words, stride
+ * bytes apart; two words per iteration. */
+static void extend_window(const int8_t *x, int32_t stride, int32_t n4, int32_t rows, uint32_t *dst) {
+    for (int32_t r = 0; r < rows; ++r, x += stride) {
+        const int8_t *s = x;
+        if (n4 & 1) {
+            const uint32_t v = (uint32_t)read32(s);
+            dst[0] = __sxtb16(v);
+            dst[1] = sxtb16_ror8(v);
+            s += 4;
+            dst += 4;
+        }
+        for (int32_t i = n4 >> 1; i > 0; --i, s += 8, dst += 8) {
+            const uint32_t v0 = (uint32_t)read32(s), v1 = (uint32_t)read32(s + 4);
+            dst[0] = __sxtb16(v0);
+            dst[1] = sxtb16_ror8(v0);
+            dst[4] = __sxtb16(v1);
+            dst[5] = sxtb16_ror8(v1);
+        }
+    }
+}
+
+/* CONV_2D with the short requantization: output pixels in raster order, two at a time (across
+ * rows): each pixel's window sign-extended once into its half of scratch (a border pixel's
+ * gathered with the zero point first, after the extended windows), then every full group of the
+ * pair in mcbk_conv_2px_rq and a partial last group (the layout pads it with zero weights, bias
+ * and multipliers) into two words of which only its channels are copied. An odd last pixel goes
+ * with whatever the other half holds: its partner's results are stored first, to the same
+ * place, and overwritten. */
+static void conv_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch) {
+    const int32_t C = p->in_c, H = p->in_h, W = p->in_w, OC = p->out_c, KH = p->k_h, rp = p->row_pad;
+    const int32_t n4 = rp >> 2, steps = n4 * KH, full = OC >> 2, rest = OC & 3;
+    const int32_t in_row_stride = p->dil_h * W * C;
+    const int32_t span_h = (KH - 1) * p->dil_h, span_w = (p->k_w - 1) * p->dil_w;
+    uint32_t *xe = (uint32_t *)(void *)scratch;
+    int8_t *win = scratch + 16 * steps;
+    const uint32_t lo4 = splat4(p->act_min), hi4 = splat4(p->act_max);
+    const int32_t iters = (steps + 7) >> 3, entry = (8 - (steps & 7)) & 7;
+    const int32_t clamp = p->act_min > -128 || p->act_max < 127;
+    mcbk_conv_rq_args_t args = {iters, entry, full, lo4, hi4, p->bias, p->rq, 16 * steps - 8, OC, p->weights, xe, clamp};
+    const mcbk_conv_rq_args_t last = {iters, entry, 1, lo4, hi4, p->bias + 4 * full, p->rq + 4 * full, 16 * steps - 8, 4,
+                                      p->weights + (size_t)full * 16 * steps, xe, clamp};
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = in + (size_t)b * H * W * C;
+        int8_t *o0 = out + (size_t)b * p->out_h * p->out_w * OC;
+        int32_t half = 0;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            const int rows_inside = iy0 >= 0 && iy0 + span_h < H && p->dil_w == 1;
+            const int8_t *row = rows_inside ? in_b + (size_t)iy0 * W * C : in_b;
+            for (int32_t ox = 0, ix0 = -p->pad_left; ox < p->out_w; ++ox, ix0 += p->stride_w) {
+                if (rows_inside && ix0 >= 0 && ix0 + span_w < W) {
+                    extend_window(row + (size_t)ix0 * C, in_row_stride, n4, KH, xe + 2 * half);
+                } else {
+                    gather_window(p, in_b, iy0, ix0, win);
+                    extend_window(win, rp, steps, 1, xe + 2 * half);
+                }
+                if (!half) {
+                    half = 1;
+                    continue;
+                }
+                half = 0;
+                if (full) mcbk_conv_2px_rq(&args, o0);
+                if (rest) {
+                    int8_t words[8];
+                    mcbk_conv_2px_rq(&last, words);
+                    for (int32_t j = 0; j < rest; ++j) {
+                        o0[4 * full + j] = words[j];
+                        o0[OC + 4 * full + j] = words[4 + j];
+                    }
+                }
+                o0 += 2 * OC;
+            }
+        }
+        if (half) { /* an odd last pixel */
+            args.o_delta = 0;
+            if (full) mcbk_conv_2px_rq(&args, o0);
+            args.o_delta = OC;
+            if (rest) {
+                int8_t words[8];
+                mcbk_conv_2px_rq(&last, words);
+                for (int32_t j = 0; j < rest; ++j) o0[4 * full + j] = words[j];
+            }
+        }
+    }
+}
 #endif
 
 #if MCBK_USE_DSP
@@ -622,6 +931,10 @@ void mcbk_conv2d(const mcbk_conv_t *p, const int8_t *in, int8_t *out, int8_t *sc
 #if MCBK_FAST_OUT_2PX
     if (fast && H == 1 && W == 1 && KH == 1 && p->k_w == 1 && p->pad_top == 0 && p->pad_left == 0) {
         fc_fast(p, in, out);
+        return;
+    }
+    if (fast) {
+        conv_fast(p, in, out, scratch);
         return;
     }
 #endif

@@ -219,6 +219,16 @@ MULTI_OP = {
     "dw_chain_even_s2": {"inputs": [[8, 10, 8]], "layers": [
         {"op": "dw", "k": 3, "s": 2, "act": "relu"}, {"op": "dw", "k": 3, "act": "relu6"},
         {"op": "dw", "k": 3, "s": 2, "pad": "valid"}], "seed": 5},
+    # the DSP convolution kernel's edges (mcbk_conv_2px_rq): 3, 6, 10, 9 and 18 input channels
+    # (windows of 9, 2, 24, 14 and 5 steps: loop entries 7, 6, 0, 2 and 3 of 8), partial groups
+    # of 2, 2, 1, 2 and 0 channels, odd pixel counts, border windows (same padding, a 2x3
+    # kernel), stride 2, relu, relu6 and no activation; enough groups per layer that the dense
+    # kernel is chosen
+    "conv_chain_edges": {"inputs": [[7, 9, 3]], "layers": [
+        {"op": "conv", "filters": 6, "k": 3, "act": "relu"}, {"op": "conv", "filters": 10, "k": 1, "act": "relu6"},
+        {"op": "conv", "filters": 9, "k": 3, "s": 2, "pad": "valid"},
+        {"op": "conv", "filters": 18, "k": [2, 3], "act": "relu"},
+        {"op": "conv", "filters": 12, "k": 1, "s": 2}], "seed": 7},
 }
 
 # Block-sparse weights (4 input x 4 output blocks zeroed): the AOT sparse kernel's cases.

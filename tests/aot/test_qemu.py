@@ -153,3 +153,12 @@ def test_pooling_edges_are_bit_exact_on_qemu(tmp_path):
     path.write_bytes(model)
     (_, scale, zero_point), _ = io_quantization(model)
     validate_random_int8_inputs(path, spec["inputs"][0], scale, zero_point, tmp_path, seed=7)
+
+
+def test_convolution_edges_are_bit_exact_on_qemu(tmp_path):
+    # The DSP convolution kernel with the short requantization (mcbk_conv_2px_rq, assembly,
+    # requantizing in registers) on five of its eight loop entries, partial channel groups,
+    # odd pixel counts (the last pixel's results stored over its partner's), border windows and
+    # strides; every layer takes it: dense (not sparse) and the short requantization.
+    layers = len(modelgen.MULTI_OP["conv_chain_edges"]["layers"])
+    _assembly_chain_is_bit_exact("conv_chain_edges", r"(\d), op\d+_w, op\d+_bias", layers, tmp_path, seed=7)

@@ -172,13 +172,17 @@ def _gemm_step(op: Operator, p: str, x: Tensor, y: Tensor, w: np.ndarray, bias: 
               (geom["out_h"] - 1) * geom["stride_h"] + (geom["k_h"] - 1) * geom["dil_h"] >= geom["in_h"] + geom["pad_top"] or
               (geom["out_w"] - 1) * geom["stride_w"] + (geom["k_w"] - 1) * geom["dil_w"] >= geom["in_w"] + geom["pad_left"])
     scratch = geom["k_h"] * row_pad if border else 0
-    blocks = sparse.choose(layout, geom, row_pad)
+    blocks = sparse.choose(layout, geom, row_pad, bool(fast))
     if blocks is not None:  # estimated cheaper than dense: see sparse.py
         return _sparse_step(op, p, x, y, blocks, bias_rq, geom, amin, amax, fast, macs, weight_bytes, row_pad, scratch,
                             row_pad - w.shape[2])
     if row_pad == 4 and geom["k_h"] > 1:
         # kernel rows of one word: the DSP kernel gathers two windows into one row each
         scratch = max(scratch, 2 * geom["k_h"] * 4)
+    if fast and not _one_pixel(geom):
+        # the DSP kernel's pixel pairs: both windows sign-extended (16 bytes per 4 window bytes),
+        # then a border window gathered after them
+        scratch = max(scratch, (4 + int(border)) * geom["k_h"] * row_pad)
     defs = _c_array("int8_t", f"{p}_w", layout) + bias_rq
     f = dict(geom, row_pad=row_pad, in_zp=x.zero_point, out_offset=y.zero_point, act_min=amin, act_max=amax,
              fast_rq=fast, weights=f"{p}_w", bias=f"{p}_bias", rq=f"{p}_rq")
@@ -187,6 +191,11 @@ def _gemm_step(op: Operator, p: str, x: Tensor, y: Tensor, w: np.ndarray, bias: 
     return Step(op.index, op.opcode, [x.index], [y.index], macs, defs, call, weight_bytes=weight_bytes,
                 scratch_bytes=scratch, stream=_stream(geom), overread=row_pad - w.shape[2],
                 row_call="mcbk_conv2d_rows" if geom["batches"] == 1 else "")
+
+
+def _one_pixel(geom: dict) -> bool:
+    """A 1x1 convolution of a 1x1 image (FULLY_CONNECTED's shape): the DSP kernel needs no scratch."""
+    return (geom["in_h"], geom["in_w"], geom["k_h"], geom["k_w"], geom["pad_top"], geom["pad_left"]) == (1, 1, 1, 1, 0, 0)
 
 
 def _sparse_step(op: Operator, p: str, x: Tensor, y: Tensor, blocks: sparse.SparseBlocks, bias_rq: str, geom: dict,

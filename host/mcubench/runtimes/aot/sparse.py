@@ -13,8 +13,8 @@ a single load unless its address register was written by that load (a post-incre
 base); LDRD 3; ALU/SXTB16/SMLAD 1; a taken branch 1 + refill 2. A block is 16 MACs of one output
 pixel (4 channels x 4 input bytes). The inner loops, counted by hand:
 
-* dense, two pixels (mcb_kernels.c ``mcbk_dot_2px4ch``; interior pixel pairs and pointwise
-  convolutions): a step is LDR 2+1+1 (three bases), 8 SXTB16, 8 SMLAD, LDR 2 = 22 for both
+* dense, long requantization, two pixels (mcb_kernels.c ``mcbk_dot_2px4ch``; interior pixel
+  pairs and pointwise convolutions): a step is LDR 2+1+1 (three bases), 8 SXTB16, 8 SMLAD, LDR 2 = 22 for both
   pixels x 2 channels x 4 bytes, plus SUBS + taken BNE 4 per two steps: 24 a step; a block of
   both pixels is two steps (two channel passes): **24 per pixel and block**. The assembly's
   bookkeeping per group and pixel pair (bias, pass setup and ends, accumulator stores) is 79,
@@ -27,6 +27,16 @@ pixel (4 channels x 4 input bytes). The inner loops, counted by hand:
 * dense FULLY_CONNECTED (one pixel, one kernel row: ``mcbk_fc_rows4``, assembly): five single
   loads back to back 2+1+1+1+1, 2 SXTB16 for the input, 8 SXTB16 and 8 SMLAD = 24, plus SUBS +
   BNE 4 per four blocks: **25 per block**.
+* dense with the short requantization (``mcbk_conv_2px_rq``; every pixel of a convolution, in
+  pairs): each window sign-extended once per pair, then a step is six single loads back to back
+  2+1+1+1+1+1 (the extended input words of both pixels and two weight words), 4 SXTB16, 8 SMLAD
+  = 19 for 2 pixels x 2 channels x 4 bytes, plus SUBS + BNE 4 per eight steps: **19.5 per
+  pixel and block**. Per group and pixel pair 126 beside the steps, counted (two passes'
+  set-up, the requantization of the 8 sums in registers, pack, store, group loop; 132 when the
+  activation bounds need the clamp): **65 per pixel and group** as fitted; the sign extension about **9 per pixel and 4 window bytes**; and per pixel
+  **125** for the call, its set-up and the C loop (fitted to the plugin's per-operator figures,
+  2026-11-30: ref_mobilenet's pointwise layers of 8, 16 and 64 input channels, 564, 1,311 and
+  6,303 cycles per pixel, and ref_dscnn's 64-channel ones, 6,307 per pixel of a pair).
 * sparse (mcb_sparse.c ``sparse_group``): LDRH 2 (offset), two weight LDR 1+1, the input LDR 1
   (register offset from the LDRH two loads back), 16 SXTB16/SMLAD, LDR 2+1 = 26, plus SUBS +
   BNE 4 per two blocks: **28 per kept block**; **7 per group** (count load and test, loop entry).
@@ -65,6 +75,10 @@ DENSE_1PX_ROW_CYCLES = 4         # per group and kernel row: dot_row4's entry an
 DENSE_1PX_OUT_CYCLES = 133       # per pixel and group: bias, requantization, store, loop (see above)
 DENSE_FC_BLOCK_CYCLES = 25       # FULLY_CONNECTED (mcbk_fc_rows4): 24 a step, loop 4 per 4 steps
 DENSE_FC_GROUP_CYCLES = 83       # per group: everything beside the steps (plugin, see above)
+DENSE_RQ_BLOCK_CYCLES = 19.5     # short requantization (mcbk_conv_2px_rq): per pixel, half a pair's two 19.5-cycle steps
+DENSE_RQ_GROUP_CYCLES = 65       # per pixel and group: half of the pair's 126 beside the steps, + 2 (plugin)
+DENSE_RQ_STEP_CYCLES = 9         # per pixel and 4 window bytes: the window's sign extension
+DENSE_RQ_PIXEL_CYCLES = 125      # per pixel: the loop in C, the call, the set-up (plugin, see above)
 SPARSE_BLOCK_CYCLES = 28
 SPARSE_GROUP_CYCLES = 7          # count load and test, loop entry and exit
 SPARSE_OUT_CYCLES = 106          # per pixel and group: bias, requantization, store, loop (plugin)
@@ -97,19 +111,25 @@ def dense_pixel_mix(geom: dict) -> tuple[int, int, int]:
 
 
 def estimated_cycles(groups: int, blocks_per_group: int, kept_blocks: int, k_h: int, pixel_mix: tuple[int, int, int],
-                     one_row: bool) -> tuple[int, int]:
+                     one_row: bool, fast_rq: bool = False) -> tuple[int, int]:
     """(dense, sparse) estimated cycles of a layer's output pixels (pixel_mix: dense_pixel_mix),
-    without what both pay alike (border gathering, the call)."""
+    without what both pay alike (border gathering, the call). With the short requantization
+    (fast_rq) a convolution's pixels all go in pairs through mcbk_conv_2px_rq (an odd last one
+    costs a pair)."""
     paired, single, pixels = pixel_mix
     rows = 1 if one_row else k_h
     blocks = groups * blocks_per_group
+    sparse = SPARSE_BLOCK_CYCLES * kept_blocks + (SPARSE_GROUP_CYCLES + SPARSE_OUT_CYCLES) * groups
+    if fast_rq and not (pixels == 1 and k_h == 1):
+        dense_rq = (DENSE_RQ_BLOCK_CYCLES * blocks + DENSE_RQ_GROUP_CYCLES * groups
+                    + DENSE_RQ_STEP_CYCLES * blocks_per_group + DENSE_RQ_PIXEL_CYCLES)
+        return 2 * ((pixels + 1) // 2) * dense_rq, pixels * sparse
     dense_2px = DENSE_2PX_BLOCK_CYCLES * blocks + (DENSE_2PX_GROUP_CYCLES + DENSE_2PX_ROW_CYCLES * rows
                                                    + DENSE_2PX_OUT_CYCLES) * groups
     if pixels == 1 and k_h == 1:  # FULLY_CONNECTED, or a 1x1 convolution of a 1x1 image
         dense_1px = DENSE_FC_BLOCK_CYCLES * blocks + DENSE_FC_GROUP_CYCLES * groups
     else:
         dense_1px = DENSE_1PX_BLOCK_CYCLES * blocks + (DENSE_1PX_ROW_CYCLES * k_h + DENSE_1PX_OUT_CYCLES) * groups
-    sparse = SPARSE_BLOCK_CYCLES * kept_blocks + (SPARSE_GROUP_CYCLES + SPARSE_OUT_CYCLES) * groups
     return paired * dense_2px + single * dense_1px, pixels * sparse
 
 
@@ -129,9 +149,10 @@ class SparseBlocks:
 
 
 def encode(layout: np.ndarray, groups: int, k_h: int, row_pad: int, in_row_stride: int,
-           pixel_mix: tuple[int, int, int] = (0, 1, 1)) -> SparseBlocks:
+           pixel_mix: tuple[int, int, int] = (0, 1, 1), fast_rq: bool = False) -> SparseBlocks:
     """The non-zero 16-byte blocks of a dense layout ([groups][k_h][row_pad/4][4 ch][4 bytes]);
-    pixel_mix is dense_pixel_mix's count, for the estimates."""
+    pixel_mix is dense_pixel_mix's count and fast_rq the layer's short requantization, for the
+    estimates."""
     per_row = row_pad // 4
     cube = np.asarray(layout, np.int8).reshape(groups, k_h * per_row, 16)
     keep = np.any(cube != 0, axis=2)
@@ -139,21 +160,21 @@ def encode(layout: np.ndarray, groups: int, k_h: int, row_pad: int, in_row_strid
     index = np.nonzero(keep)[1]                      # row-major: group by group
     ky, col = index // per_row, (index % per_row) * 4
     one_row = k_h == 1 or row_pad == 4  # pointwise, or one-word rows gathered into one
-    dense, sparse = estimated_cycles(groups, k_h * per_row, int(nnz.sum()), k_h, pixel_mix, one_row)
+    dense, sparse = estimated_cycles(groups, k_h * per_row, int(nnz.sum()), k_h, pixel_mix, one_row, fast_rq)
     pixels = max(pixel_mix[2], 1)
     return SparseBlocks(nnz, ky * in_row_stride + col, ky * row_pad + col, cube[keep].reshape(-1),
                         k_h * per_row, round(dense / pixels), round(sparse / pixels))
 
 
-def choose(layout: np.ndarray, geom: dict, row_pad: int) -> SparseBlocks | None:
+def choose(layout: np.ndarray, geom: dict, row_pad: int, fast_rq: bool = False) -> SparseBlocks | None:
     """The sparse encoding when the sparse kernel runs the layer (contiguous kernel rows: no
     horizontal dilation; offsets within 16 bits) and its estimated cycles are lower than the
-    dense kernel's; else None."""
+    dense kernel's (fast_rq: the layer has the short requantization); else None."""
     if geom["dil_w"] != 1:
         return None
     groups = (geom["out_c"] + 3) // 4
     enc = encode(layout, groups, geom["k_h"], row_pad, geom["dil_h"] * geom["in_w"] * geom["in_c"],
-                 dense_pixel_mix(geom))
+                 dense_pixel_mix(geom), fast_rq)
     if len(enc.offsets) and max(int(enc.offsets.max()), int(enc.border_offsets.max())) > 0xFFFF or enc.nnz.max(initial=0) > 0xFFFF:
         return None
     return enc if enc.sparse_cycles < enc.dense_cycles else None
