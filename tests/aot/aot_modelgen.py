@@ -61,6 +61,8 @@ def _layer(keras, ops, L: dict, x, inputs):
         return keras.layers.ZeroPadding2D(a["p"])(x)
     if kind == "concat":
         return keras.layers.Concatenate(axis=-1)([x, inputs[1]])
+    if kind == "concat_skip":
+        return keras.layers.Concatenate(axis=-1)([x, a["_skip"]])
     if kind == "flatten":
         return keras.layers.Flatten()(x)
     if kind == "reshape":
@@ -84,7 +86,7 @@ def _build(spec: dict) -> bytes:
         if L["op"] == "save":
             skip = x
             continue
-        if L["op"] == "add_skip":
+        if L["op"] in ("add_skip", "concat_skip"):
             L = dict(L, _skip=skip)
         x = _layer(keras, ops, L, x, inputs)
     model = keras.Model(inputs, x)
@@ -229,6 +231,12 @@ MULTI_OP = {
         {"op": "conv", "filters": 9, "k": 3, "s": 2, "pad": "valid"},
         {"op": "conv", "filters": 18, "k": [2, 3], "act": "relu"},
         {"op": "conv", "filters": 12, "k": 1, "s": 2}], "seed": 7},
+    # fused activations narrower than int8: a ReLU convolution concatenated with the (partly
+    # negative) input shares the concatenation's quantization, so its clamp's lower bound is
+    # its zero point (-53 here), not -128
+    "conv_clamped": {"inputs": [[6, 7, 5]], "layers": [
+        {"op": "save"}, {"op": "conv", "filters": 12, "k": 3, "act": "relu"}, {"op": "concat_skip"},
+        {"op": "conv", "filters": 12, "k": 1, "act": "relu6"}], "range": [-3, 2], "seed": 8},
 }
 
 # Block-sparse weights (4 input x 4 output blocks zeroed): the AOT sparse kernel's cases.

@@ -162,3 +162,9 @@ def test_convolution_edges_are_bit_exact_on_qemu(tmp_path):
     # strides; every layer takes it: dense (not sparse) and the short requantization.
     layers = len(modelgen.MULTI_OP["conv_chain_edges"]["layers"])
     _assembly_chain_is_bit_exact("conv_chain_edges", r"(\d), op\d+_w, op\d+_bias", layers, tmp_path, seed=7)
+
+
+def test_convolution_clamps_narrower_than_int8_are_bit_exact_on_qemu(tmp_path):
+    # mcbk_conv_2px_rq skips its clamp when the bounds are int8's own; here the first
+    # convolution's ReLU clamps at its zero point (-53), so the clamp runs.
+    _assembly_chain_is_bit_exact("conv_clamped", r"(\d), op\d+_w, op\d+_bias", 2, tmp_path, seed=8)
