@@ -295,6 +295,24 @@ run_cases:
     .endr
     REGION_END 26
 
+    /* 27: two ADDS in a region whose end marker's load is the last instruction before a 1 KB
+     * page boundary that a 32-bit instruction crosses: QEMU ends the block at the load and
+     * hands the plugin that load with the next instruction's first halfword appended (the
+     * plugin must still see the marker). Laid out from the boundary B down; the padding is
+     * jumped over. */
+    b 27f
+    .balign 1024
+    .space 1024 - 30
+27: movw ip, #(0x1000 + 27)      /* B-30 */
+    movw r11, #(0x1000 + 27)     /* B-26 */
+    .inst.w 0xf3af80b1           /* B-22 */
+    ldrb.w ip, [ip, #0]          /* B-18 */
+    adds r0, r0, #0              /* B-14 */
+    adds r0, r0, #0              /* B-12 */
+    .inst.w 0xf3af80b2           /* B-10 */
+    ldrb.w ip, [r11, #0]         /* B-6 */
+    movw r0, #0                  /* B-2: crosses the boundary */
+
     pop {r4-r11, pc}
 
     .thumb_func

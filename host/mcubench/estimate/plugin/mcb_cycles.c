@@ -99,6 +99,20 @@ static uint64_t marker_errors;
 static int pending_kind;
 static uint64_t pending_cycles, pending_insns, pending_load_vaddr;
 
+/* A Thumb instruction's length, from its first halfword (0b11101, 0b11110 or 0b11111 in the top
+ * five bits: 32-bit). QEMU 7.2's Arm translator reads the next instruction's first halfword to
+ * see whether it crosses a page, and the plugin API appends those bytes to the current
+ * instruction: the last instruction of a block that ends there reports 2 bytes too many (it
+ * would decode as unknown, and a region marker's load there would go unseen). */
+static size_t thumb_size(const uint8_t *bytes, size_t reported)
+{
+    if (reported < 2)
+        return reported;
+    const unsigned hw1 = bytes[0] | (unsigned)bytes[1] << 8;
+    const size_t real = (hw1 >> 11) >= 0x1d ? 4 : 2;
+    return real <= reported ? real : reported;
+}
+
 static void marker_hint_exec(unsigned int vcpu, void *udata)
 {
     const marker_info *m = udata;
@@ -260,8 +274,8 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     const insn_info *prev = NULL;
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
-        size_t size = qemu_plugin_insn_size(insn);
         const uint8_t *bytes = qemu_plugin_insn_data(insn);
+        size_t size = thumb_size(bytes, qemu_plugin_insn_size(insn));
         if (size != 2 && size != 4) {
             memset(&info[i], 0, sizeof(info[i]));
             info[i].kind = K_UNKNOWN;
