@@ -1513,27 +1513,8 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
                     rows[ky] = row;
                 }
             }
-#if MCBK_FAST_OUT_2PX
-            if (row_asm) {
-                /* every group of the row's pixels, requantized and stored, in the assembly kernels:
-                 * pixel pairs sharing the weight loads (strides 1 and 2), then single pixels */
-                const int32_t ys = (int32_t)(rows[1] - rows[0]), ys2 = (int32_t)(rows[2] - rows[1]);
-                int8_t *o = out + ((size_t)b * p->out_h + oy) * p->out_w * OC;
-                const int32_t pairs = p->stride_w <= 2 ? p->out_w / 2 : 0, done = 2 * pairs;
-                if (pairs) {
-                    const mcbk_dw_geom_t geom = {groups, cols * 4, ys, p->rq, lo4, hi4, ys2, pairs, 8 * p->stride_w, OC};
-                    (p->stride_w == 1 ? mcbk_dw3x3_pairs_s1 : mcbk_dw3x3_pairs_s2)(rows[0], p->wext, p->bias_folded, o, &geom);
-                }
-                if (done < p->out_w) {
-                    const mcbk_dw_geom_t geom = {groups, cols * 4, ys, p->rq, lo4, hi4, ys2, p->out_w - done,
-                                                 4 * p->stride_w, OC};
-                    mcbk_dw3x3_pixels(rows[0] + (size_t)done * p->stride_w * 4, p->wext, p->bias_folded,
-                                      o + (size_t)done * OC, &geom);
-                }
-                if (p->rest_c0 == OC) continue;
-            }
-#endif
-            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+            /* row_asm: only the channels past the last group here, the groups below */
+            for (int32_t ox = 0; ox < p->out_w && (!row_asm || p->rest_c0 < OC); ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
                 valid_range(ix0, p->dil_w, KW, W, &kx0, &kx1);
@@ -1595,6 +1576,28 @@ void mcbk_dwconv2d(const mcbk_dwconv_t *p, const int8_t *in, int8_t *out, int8_t
                     o[oc] = store_act(requant(acc, &p->rq[oc], fast, zp_out), lo, hi);
                 }
             }
+#if MCBK_FAST_OUT_2PX
+            if (row_asm) {
+                /* every group of the row's pixels, requantized and stored, in the assembly kernels:
+                 * pixel pairs sharing the weight loads (strides 1 and 2), then single pixels; after
+                 * the channels past the last group (the loop above), which read the input itself:
+                 * an output streamed over its input may overwrite input bytes of this row's
+                 * windows, and the planner's margin allows that only pixel by pixel */
+                const int32_t ys = (int32_t)(rows[1] - rows[0]), ys2 = (int32_t)(rows[2] - rows[1]);
+                int8_t *o = out + ((size_t)b * p->out_h + oy) * p->out_w * OC;
+                const int32_t pairs = p->stride_w <= 2 ? p->out_w / 2 : 0, done = 2 * pairs;
+                if (pairs) {
+                    const mcbk_dw_geom_t geom = {groups, cols * 4, ys, p->rq, lo4, hi4, ys2, pairs, 8 * p->stride_w, OC};
+                    (p->stride_w == 1 ? mcbk_dw3x3_pairs_s1 : mcbk_dw3x3_pairs_s2)(rows[0], p->wext, p->bias_folded, o, &geom);
+                }
+                if (done < p->out_w) {
+                    const mcbk_dw_geom_t geom = {groups, cols * 4, ys, p->rq, lo4, hi4, ys2, p->out_w - done,
+                                                 4 * p->stride_w, OC};
+                    mcbk_dw3x3_pixels(rows[0] + (size_t)done * p->stride_w * 4, p->wext, p->bias_folded,
+                                      o + (size_t)done * OC, &geom);
+                }
+            }
+#endif
         }
     }
 }

@@ -231,6 +231,16 @@ MULTI_OP = {
         {"op": "conv", "filters": 9, "k": 3, "s": 2, "pad": "valid"},
         {"op": "conv", "filters": 18, "k": [2, 3], "act": "relu"},
         {"op": "conv", "filters": 12, "k": 1, "s": 2}], "seed": 7},
+    # a depthwise layer whose channels leave a remainder past the last group of 4 (10 and 5),
+    # its output streamed over its input a few bytes further than the planner's margin: the
+    # remainder channels read the input the row's group stores may already have overwritten
+    # unless they run first
+    "dw_streamed_c10": {"inputs": [[12, 12, 3]], "layers": [
+        {"op": "conv", "filters": 10, "k": 3, "act": "relu"}, {"op": "dw", "k": 3, "act": "relu"},
+        {"op": "conv", "filters": 8, "k": 1}], "seed": 9},
+    "dw_streamed_c5": {"inputs": [[8, 8, 3]], "layers": [
+        {"op": "conv", "filters": 5, "k": 3, "act": "relu"}, {"op": "dw", "k": 3, "act": "relu"},
+        {"op": "conv", "filters": 8, "k": 1}], "seed": 9},
     # fused activations narrower than int8: a ReLU convolution concatenated with the (partly
     # negative) input shares the concatenation's quantization, so its clamp's lower bound is
     # its zero point (-53 here), not -128
