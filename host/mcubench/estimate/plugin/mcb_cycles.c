@@ -12,6 +12,7 @@
  * Arguments: costs=<file> (key value lines written by mcubench.estimate), out=<report.json>.
  * The report is written at exit, atomically; a run that dies leaves no report. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,11 +127,11 @@ static void marker_hint_exec(unsigned int vcpu, void *udata)
 static void marker_load_exec(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vaddr,
                              void *udata)
 {
-    const uint64_t *load_vaddr = udata;
+    const uint64_t load_vaddr = (uint64_t)(uintptr_t)udata;
     (void)vcpu; (void)info;
     /* an ordinary LDRB.W IP,[Rn] that starts a TB, or one in an interrupt handler taken
      * between a hint and its load: neither carries the pending id */
-    if (!pending_kind || *load_vaddr != pending_load_vaddr)
+    if (!pending_kind || load_vaddr != pending_load_vaddr)
         return;
     int kind = pending_kind;
     pending_kind = 0;
@@ -358,14 +359,9 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                                                    QEMU_PLUGIN_CB_NO_REGS, m);
         } else if (info[i].marker_load && (i == 0 || info[i - 1].kind == K_MARKER_HINT)) {
             /* MEM_RW: QEMU 7.2 does not call a MEM_R-only callback for this byte load */
-            uint64_t *load_vaddr = malloc(sizeof(*load_vaddr));
-            if (!load_vaddr) {
-                fprintf(stderr, "mcb_cycles: out of memory\n");
-                abort();
-            }
-            *load_vaddr = qemu_plugin_insn_vaddr(insn);
-            qemu_plugin_register_vcpu_mem_cb(insn, marker_load_exec, QEMU_PLUGIN_CB_NO_REGS,
-                                             QEMU_PLUGIN_MEM_RW, load_vaddr);
+            /* the load's own address rides in the callback's data pointer (32-bit guest) */
+            qemu_plugin_register_vcpu_mem_cb(insn, marker_load_exec, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW,
+                                             (void *)(uintptr_t)qemu_plugin_insn_vaddr(insn));
         }
     }
     free(cost);
