@@ -175,3 +175,19 @@ def test_reference_dscnn_arena_is_at_most_half_of_tflm(tmp_path):
     model = model_path("ref_dscnn").read_bytes()
     project = compile_model(model, tmp_path, dsp=True, profile_ops=False, keep_inputs=False)
     assert project.arena_bytes <= 0.5 * exact_arena(model).exact_bytes
+
+
+def test_kernel_scratch_lives_during_its_step_only():
+    # Three convolutions; the middle one needs 200 bytes of kernel scratch. Its scratch may not
+    # overlap the tensors it reads and writes, but may reuse the memory of tensors dead or not
+    # yet made at its step; a step that declares none gets none.
+    steps = [Step(0, "CONV_2D", [0], [1]), Step(1, "CONV_2D", [1], [2], scratch_bytes=200),
+             Step(2, "CONV_2D", [2], [3])]
+    sizes = {0: 128, 1: 64, 2: 64, 3: 128}
+    plan = plan_memory(steps, sizes, {0}, {3}, keep_inputs=False)
+    assert set(plan.scratch) == {1}
+    at = plan.scratch[1]
+    for t in (1, 2):
+        assert at >= plan.offsets[t] + sizes[t] or at + 200 <= plan.offsets[t]
+    # the input and output of the first and last steps are dead or unmade at step 1
+    assert plan.arena_bytes <= 64 + 64 + 200

@@ -133,9 +133,9 @@ def compile_model(tflite_bytes: bytes, out_dir, *, dsp: bool = True, profile_ops
 
     const_ids = sorted({t for s in steps for t in s.inputs if g.tensors[t].is_const})
     steps, plan = _plan(g, steps, const_ids, keep_inputs)
-    scratch_offset, arena = _arena_layout(plan, steps)
+    arena = _arena_bytes(plan, steps)
     constants = _constants(g, const_ids)
-    ops = [_op_code(s, plan, set(const_ids), scratch_offset, plan.workspace.get(k)) for k, s in enumerate(steps)]
+    ops = [_op_code(s, plan, set(const_ids), plan.scratch.get(k), plan.workspace.get(k)) for k, s in enumerate(steps)]
     weight_bytes = sum(c["size"] for c in constants) + sum(_param_bytes(s.params_c) for s in steps)
     ios_in = [_io(g, t, plan) for t in g.inputs]
     ios_out = [_io(g, t, plan) for t in g.outputs]
@@ -177,16 +177,12 @@ def _plan(g: Graph, steps: list[Step], const_ids: list[int], keep_inputs: bool) 
     return plan_best_order(steps, sizes, set(g.inputs), set(g.outputs), keep_inputs=keep_inputs)
 
 
-def _arena_layout(plan: MemoryPlan, steps: list[Step]) -> tuple[int, int]:
-    """(offset of the kernels' scratch, arena bytes).
-
-    Working memory of the kernels (border windows of convolutions) follows the planned
-    tensors; a few bytes of slack cover the word reads past an input whose rows are not a
-    multiple of 4 bytes (their weights are zero)."""
-    scratch_offset = (plan.arena_bytes + 3) // 4 * 4
-    scratch_bytes = max((s.scratch_bytes for s in steps), default=0)
+def _arena_bytes(plan: MemoryPlan, steps: list[Step]) -> int:
+    """The arena: the planned tensors, workspaces and kernel scratch, and a few bytes of slack
+    for the word reads past an input whose rows are not a multiple of 4 bytes (their weights
+    are zero)."""
     slack = 4 if any(s.overread for s in steps) else 0
-    return scratch_offset, max(scratch_offset + scratch_bytes + slack, 4)
+    return max((plan.arena_bytes + 3) // 4 * 4 + slack, 4)
 
 
 def _constants(g: Graph, const_ids: list[int]) -> list[dict]:
@@ -207,7 +203,7 @@ def _param_bytes(params_c: str) -> int:
     return arrays + 16 * sum(int(m.group(1)) for m in re.finditer(r"static const mcbk_rq_t \w+\[(\d+)\]", params_c))
 
 
-def _op_code(s: Step, plan: MemoryPlan, const_ids: set[int], scratch_offset: int, workspace: int | None) -> _OpCode:
+def _op_code(s: Step, plan: MemoryPlan, const_ids: set[int], scratch: int | None, workspace: int | None) -> _OpCode:
     """The step's kernel call with tensor pointers in place of its {T<id>}, {S} and {W} placeholders."""
     def ptr(t: int) -> str:
         if t in const_ids:
@@ -218,7 +214,8 @@ def _op_code(s: Step, plan: MemoryPlan, const_ids: set[int], scratch_offset: int
         call = f"/* {s.opcode}: view of its input, no work */"
     else:
         call = re.sub(r"\{T(\d+)\}", lambda m: ptr(int(m.group(1))), s.call_c)
-        call = call.replace("{S}", f"((int8_t *)(mcb_arena + {scratch_offset}))")
+        # a step that declares no scratch gets a null pointer: its kernel must not use any
+        call = call.replace("{S}", f"((int8_t *)(mcb_arena + {scratch}))" if scratch is not None else "((int8_t *)0)")
         if workspace is not None:
             call = call.replace("{W}", f"((int8_t *)(mcb_arena + {workspace}))")
     return _OpCode(s.opcode, s.params_c, call)

@@ -9,8 +9,9 @@ output in raster order, so an output may overlap the input it consumes when the 
 at least `stream_margin` bytes before the input: every output row is then written over input
 rows no later output needs (the in-place scheme of TinyEngine/MCUNetV2, computed per layer).
 
-A step's `workspace` (a fused block's slab of rows) is planned as a tensor live during that
-step only. The execution order is the model's unless another order of the same graph, which
+A step's `workspace` (a fused block's slab of rows) and its kernel scratch (border windows,
+sign-extended windows, the depthwise row band) are planned as tensors live during that step
+only, so a large scratch of one layer does not sit beside the arena's peak elsewhere. The execution order is the model's unless another order of the same graph, which
 at every point runs the ready op that adds the fewest live bytes, gives a smaller arena
 (ResNet's downsampling blocks: the shortcut convolution, the last reader of the block input,
 then runs before the second convolution and writes over the input it consumes).
@@ -39,6 +40,7 @@ class MemoryPlan:
     buffers: list[Buffer]
     overlaps: dict[tuple[int, int], int] = None  # (input tensor, output tensor) -> margin allowed
     workspace: dict[int, int] = None  # step position -> byte offset of its workspace
+    scratch: dict[int, int] = None    # step position -> byte offset of its kernel scratch
 
 
 def _align(n: int) -> int:
@@ -73,7 +75,9 @@ def plan_memory(steps, sizes: dict[int, int], graph_inputs, graph_outputs, keep_
     """steps: lowered ops in execution order; sizes: bytes of every activation tensor."""
     n = len(steps)
     workspaces = {_workspace_key(k): k for k, s in enumerate(steps) if getattr(s, "workspace", 0)}
-    sizes = {**sizes, **{w: steps[k].workspace for w, k in workspaces.items()}}
+    scratches = {_scratch_key(k, n): k for k, s in enumerate(steps) if getattr(s, "scratch_bytes", 0)}
+    sizes = {**sizes, **{w: steps[k].workspace for w, k in workspaces.items()},
+             **{w: steps[k].scratch_bytes for w, k in scratches.items()}}
     first = {t: (0 if t in graph_inputs else None) for t in sizes}
     last = {t: (n if (t in graph_outputs or (keep_inputs and t in graph_inputs)) else -1) for t in sizes}
     for k, s in enumerate(steps):
@@ -86,7 +90,7 @@ def plan_memory(steps, sizes: dict[int, int], graph_inputs, graph_outputs, keep_
     for t in sizes:
         if first[t] is None:
             first[t] = 0
-    for w, k in workspaces.items():
+    for w, k in (workspaces | scratches).items():
         first[w] = last[w] = k
 
     parent = {t: t for t in sizes}
@@ -162,12 +166,17 @@ def plan_memory(steps, sizes: dict[int, int], graph_inputs, graph_outputs, keep_
     overlaps = {(s.inputs[0], s.outputs[0]): margins[(find(s.inputs[0]), find(s.outputs[0]))]
                 for s in steps if s.inputs and s.outputs and s.inputs[0] in sizes and s.outputs[0] in sizes
                 and (find(s.inputs[0]), find(s.outputs[0])) in margins}
-    return MemoryPlan({t: o for t, o in offsets.items() if t not in workspaces}, arena, placed, overlaps,
-                      {k: offsets[w] for w, k in workspaces.items()})
+    return MemoryPlan({t: o for t, o in offsets.items() if t not in workspaces and t not in scratches}, arena,
+                      placed, overlaps, {k: offsets[w] for w, k in workspaces.items()},
+                      {k: offsets[w] for w, k in scratches.items()})
 
 
 def _workspace_key(k: int) -> int:
     return -1 - k   # tensor ids are >= 0
+
+
+def _scratch_key(k: int, n: int) -> int:
+    return -1 - n - k   # below every workspace key
 
 
 def memory_order(steps, sizes: dict[int, int], keep: set[int]) -> list:
