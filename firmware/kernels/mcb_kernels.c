@@ -605,6 +605,27 @@ static void fc_fast(const mcbk_conv_t *p, const int8_t *in, int8_t *out) {
     "    smlad r7, r12, lr, r7\n" \
     "    smlad r7, r1, r11, r7\n"
 
+/* A pass's loop: eight steps an iteration, entered at any step by the pass start's computed
+ * jump (so steps must all be 72 bytes); L and L1 are its local labels (the loop and its second
+ * step), distinct for each pass. */
+#define MCBK_2PXE_LOOP(L, L1) \
+    "    .p2align 2\n" \
+    L ":\n" \
+    MCBK_2PXE_STEP \
+    L1 ":\n" \
+    MCBK_2PXE_STEP \
+    MCBK_2PXE_STEP \
+    MCBK_2PXE_STEP \
+    MCBK_2PXE_STEP \
+    MCBK_2PXE_STEP \
+    MCBK_2PXE_STEP \
+    MCBK_2PXE_STEP \
+    "    .if (" L1 "b - " L "b) != 72\n" \
+    "    .error \"mcbk_conv_2px_rq: a step is not 72 bytes\"\n" \
+    "    .endif\n" \
+    "    subs r3, r3, #1\n" \
+    "    bne " L "b\n"
+
 /* The short requantization of accumulator A with its channel's multiplier M, right shift S
  * and rounding constant R (2^(S-1) + zero point << S): SMMLAR adds R to the rounded high
  * multiply, and the accumulator's sign equals the product's (multipliers are positive; when
@@ -734,22 +755,7 @@ __asm__(
     "6:\n"                               /* a group; pass 1: channels 0 and 1 */
     MCBK_2PXE_PASS_START("0", "4")
     "    bx lr\n"
-    "    .p2align 2\n"
-    "10:\n"
-    MCBK_2PXE_STEP
-    "11:\n"
-    MCBK_2PXE_STEP
-    MCBK_2PXE_STEP
-    MCBK_2PXE_STEP
-    MCBK_2PXE_STEP
-    MCBK_2PXE_STEP
-    MCBK_2PXE_STEP
-    MCBK_2PXE_STEP
-    "    .if (11b - 10b) != 72\n"
-    "    .error \"mcbk_conv_2px_rq: a step is not 72 bytes\"\n"
-    "    .endif\n"
-    "    subs r3, r3, #1\n"
-    "    bne 10b\n"
+    MCBK_2PXE_LOOP("10", "11")
     MCBK_2PXE_RQ_PASS("0", "30")
     "    strh r10, [r8, r9]\n"           /* pixel 1 first: with o_delta 0 pixel 0 wins */
     "    strh r4, [r8]\n"
@@ -759,22 +765,7 @@ __asm__(
     "    add r12, r12, #16\n"
     "    str r12, [sp, #28]\n"
     "    bx lr\n"
-    "    .p2align 2\n"
-    "20:\n"
-    MCBK_2PXE_STEP
-    "21:\n"
-    MCBK_2PXE_STEP
-    MCBK_2PXE_STEP
-    MCBK_2PXE_STEP
-    MCBK_2PXE_STEP
-    MCBK_2PXE_STEP
-    MCBK_2PXE_STEP
-    MCBK_2PXE_STEP
-    "    .if (21b - 20b) != 72\n"
-    "    .error \"mcbk_conv_2px_rq: a step is not 72 bytes\"\n"
-    "    .endif\n"
-    "    subs r3, r3, #1\n"
-    "    bne 20b\n"
+    MCBK_2PXE_LOOP("20", "21")
     MCBK_2PXE_RQ_PASS("32", "32")
     "    adds r12, r8, #2\n"
     "    strh r10, [r12, r9]\n"
