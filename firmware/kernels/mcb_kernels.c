@@ -357,47 +357,7 @@ static void gather_window(const mcbk_conv_t *p, const int8_t *in_b, int32_t iy0,
 }
 
 #if MCBK_USE_DSP && !(defined(MCBK_EXACT_RQ) && MCBK_EXACT_RQ)
-/* Four saturated int8 values (int32 each) packed little-endian into a word. */
-static inline uint32_t pkhbt16(int32_t lo, int32_t hi) {
-    uint32_t r;
-    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
-    return r;
-}
-
-static inline uint32_t pack4(int32_t v0, int32_t v1, int32_t v2, int32_t v3) {
-    const uint32_t t02 = __uxtb16(pkhbt16(v0, v2));
-    const uint32_t t13 = __uxtb16(pkhbt16(v1, v3));
-    return t02 | (t13 << 8);
-}
-
-static inline uint32_t clamp4(uint32_t w, uint32_t lo4, uint32_t hi4) {
-    (void)__ssub8(w, lo4);
-    w = __sel(w, lo4);
-    (void)__ssub8(w, hi4);
-    return __sel(hi4, w);
-}
-
-/* The short requantization of one accumulator (see requant()). */
-static inline int32_t rq_fast(int32_t acc, int32_t mult, int32_t rnd, int32_t rs) {
-    const int32_t h = smmulr(acc << 1, mult);
-    return __ssat((h + rnd + (h >> 31)) >> rs, 8);
-}
-
-/* Two pixels' four channels (acc[0..3], acc[4..7]) with the short requantization: each
- * channel's constants are loaded once for both pixels. */
-static inline void conv_out_2px_fast(int8_t *o0, int8_t *o1, const int32_t *acc, const mcbk_rq_t *rq,
-                                     uint32_t lo4, uint32_t hi4) {
-    int32_t a[4], b[4];
-    for (int j = 0; j < 4; ++j) {
-        const int32_t m = rq[j].mult, r = rq[j].rnd, s = rq[j].rs;
-        a[j] = rq_fast(acc[j], m, r, s);
-        b[j] = rq_fast(acc[4 + j], m, r, s);
-    }
-    const uint32_t w0 = clamp4(pack4(a[0], a[1], a[2], a[3]), lo4, hi4);
-    const uint32_t w1 = clamp4(pack4(b[0], b[1], b[2], b[3]), lo4, hi4);
-    memcpy(o0, &w0, 4);
-    memcpy(o1, &w1, 4);
-}
+/* the assembly kernels' short requantization, pack and clamp: requant()'s fast form and store4() */
 #define MCBK_FAST_OUT_2PX 1
 #else
 #define MCBK_FAST_OUT_2PX 0
@@ -443,7 +403,7 @@ static inline void conv_out4(int8_t *og, const int32_t *acc, const mcbk_rq_t *rq
     "    smlad r7, r3, lr, r7\n" \
     "    smlad r7, r12, r11, r7\n"
 
-/* The short requantization (rq_fast) of two channels' accumulators A and B, their mcbk_rq_t at
+/* The short requantization (requant()'s fast form) of two channels' accumulators A and B, their mcbk_rq_t at
  * byte offsets OFF0 and OFF1 of the rq table (r12): the six loads run back to back. */
 #define MCBK_FC_RQ2(A, B, OFF0, OFF1) \
     "    ldr r8, [r12, #" OFF0 "]\n" \
@@ -471,7 +431,7 @@ static inline void conv_out4(int8_t *og, const int32_t *acc, const mcbk_rq_t *rq
  * loads and sign-extends 4 input bytes once for the 4 channels; four steps per loop iteration,
  * the loop entered at step `entry` (0..3) so that `iters` iterations make the row's n4 steps:
  * iters = (n4 + 3) / 4, entry = (4 - n4 % 4) % 4. After a group's loop its four sums, still in
- * registers, are requantized (rq_fast), packed, clamped to [lo, hi] (lo4/hi4: splat4) and
+ * registers, are requantized (requant()'s fast form), packed, clamped to [lo, hi] (lo4/hi4: splat4) and
  * stored: out[4g + j]. */
 typedef struct mcbk_fc_args {
     int32_t iters, entry, groups;
@@ -898,12 +858,6 @@ static void conv_2px_groups(const mcbk_conv_t *p, const int8_t *x0, const int8_t
         for (int32_t k = 0; k < geom.groups; ++k) {
             const int32_t g = g0 + k, n = OC - 4 * g;
             const int32_t *a = acc + 8 * k;
-#if MCBK_FAST_OUT_2PX
-            if (fast && n >= 4 && o1) {
-                conv_out_2px_fast(o0 + 4 * g, o1 + 4 * g, a, p->rq + 4 * g, lo4, hi4);
-                continue;
-            }
-#endif
             conv_out4(o0 + 4 * g, a, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
             if (o1) conv_out4(o1 + 4 * g, a + 4, p->rq + 4 * g, n, fast, zp_out, lo4, hi4, lo, hi);
         }
@@ -1074,7 +1028,7 @@ static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t x) {
 /* Output pixels of a 3x3 depthwise convolution (depth multiplier 1, no dilation, the short
  * requantization), every 4-channel group, in assembly (all 14 registers): per pixel and group
  * the folded bias (the input offset is in it, so the taps multiply the raw input bytes) plus
- * the 9 taps, requantized (rq_fast), packed, clamped to [lo, hi] (lo4/hi4: splat4) and stored
+ * the 9 taps, requantized (requant()'s fast form), packed, clamped to [lo, hi] (lo4/hi4: splat4) and stored
  * as 4 bytes at out, without a round trip of the accumulators through memory. The input is
  * the padded row band (dw_band_row): a group's 4 bytes of consecutive columns are 4 bytes
  * apart, so the column step is an immediate. x is the first pixel's window origin for group
@@ -1115,7 +1069,7 @@ typedef char mcbk_dw_layout_check[(sizeof(mcbk_dw_geom_t) == 40 && offsetof(mcbk
     MCBK_DW_PX_TAP("24*" KY, "[lr]")                \
     MCBK_DW_PX_TAP("24*" KY "+8", "[lr, #4]")       \
     MCBK_DW_PX_TAP("24*" KY "+16", "[lr, #8]")
-/* rq_fast of accumulator A with the constants of channel OFF/16 of the group at lr */
+/* requant()'s fast form of accumulator A with the constants of channel OFF/16 of the group at lr */
 #define MCBK_DW_PX_RQ(A, OFF)                 \
     "    ldr r8, [lr, #" OFF "]\n"            \
     "    ldr r9, [lr, #" OFF "+8]\n"          \
@@ -1175,12 +1129,12 @@ __asm__(
     MCBK_DW_PX_RQ("r7", "48")
     "    add lr, lr, #64\n"
     "    str lr, [sp, #8]\n"
-    "    pkhbt r4, r4, r6, lsl #16\n"    /* pack4: bytes c0 c1 c2 c3 */
+    "    pkhbt r4, r4, r6, lsl #16\n"    /* packed: bytes c0 c1 c2 c3 */
     "    pkhbt r5, r5, r7, lsl #16\n"
     "    uxtb16 r4, r4\n"
     "    uxtb16 r5, r5\n"
     "    orr r4, r4, r5, lsl #8\n"
-    "    ldrd r8, r9, [sp, #16]\n"       /* clamp4 to [lo4, hi4] */
+    "    ldrd r8, r9, [sp, #16]\n"       /* clamped to [lo4, hi4] (as store4) */
     "    ssub8 r10, r4, r8\n"
     "    sel r4, r4, r8\n"
     "    ssub8 r10, r4, r9\n"
@@ -1247,7 +1201,7 @@ __asm__(
     MCBK_DW2_W("24*" KY) MCBK_DW2_MAC("0", "r4", "r5", "r6", "r7") MCBK_DW2_MAC("8", "r8", "r9", "r10", "r11")   \
     MCBK_DW2_W("24*" KY "+8") MCBK_DW2_MAC("4", "r4", "r5", "r6", "r7") MCBK_DW2_MAC("12", "r8", "r9", "r10", "r11") \
     MCBK_DW2_W("24*" KY "+16") MCBK_DW2_MAC("8", "r4", "r5", "r6", "r7") MCBK_DW2_MAC("16", "r8", "r9", "r10", "r11")
-/* rq_fast of A's and B's accumulators of channel OFF/16 with the constants of the group at lr */
+/* requant()'s fast form of A's and B's accumulators of channel OFF/16 with the constants of the group at lr */
 #define MCBK_DW2_RQ(A, B, OFF)                \
     "    ldr r0, [lr, #" OFF "]\n"            \
     "    ldr r2, [lr, #" OFF "+8]\n"          \
@@ -1725,6 +1679,7 @@ static inline int8_t mul_one(const mcbk_binary_t *p, int32_t a, int32_t b) {
                     out[k++] = FN(p, in1[i1], in2[i2]);                                        \
                 }
 
+#if !(defined(MCBK_EXACT_RQ) && MCBK_EXACT_RQ)
 /* ADD of equal shapes in the short form: each rounding right shift by e is
  * (x + 2^(e-1) + (x < 0 ? -1 : 0)) >> e (halves away from zero, as TFLite's), the output zero
  * point folded into the last one's rounding constant. Each input's rescaling depends on its
@@ -1774,6 +1729,7 @@ static __attribute__((noinline)) void add_fast(const mcbk_binary_t *p, const int
     }
 #endif
 }
+#endif
 
 void mcbk_add(const mcbk_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
 #if !(defined(MCBK_EXACT_RQ) && MCBK_EXACT_RQ)
