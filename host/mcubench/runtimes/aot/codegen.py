@@ -157,9 +157,8 @@ def compile_model(tflite_bytes: bytes, out_dir, *, dsp: bool = True, profile_ops
         shutil.copyfile(KERNELS_DIR / f, out_dir / f)
     return AotProject(
         out_dir=out_dir,
-        sources=[out_dir / "model.c", out_dir / "mcb_kernels.c", out_dir / "mcb_sparse.c", out_dir / "mcb_fused.c"],
-        headers=[out_dir / "model.h", out_dir / "mcb_kernels.h", out_dir / "mcb_fixedpoint.h", out_dir / "mcb_sparse.h",
-                 out_dir / "mcb_fused.h"],
+        sources=[out_dir / "model.c", *(out_dir / f for f in KERNEL_FILES if f.endswith(".c"))],
+        headers=[out_dir / "model.h", *(out_dir / f for f in KERNEL_FILES if f.endswith(".h"))],
         workload_source=out_dir / "aot_workload.c",
         arena_bytes=arena,
         ops=[OpInfo(s.op_index, s.opcode, s.macs, s.source_ops or [s.op_index]) for s in steps],

@@ -11,8 +11,10 @@ rows no later output needs (the in-place scheme of TinyEngine/MCUNetV2, computed
 
 A step's `workspace` (a fused block's slab of rows) and its kernel scratch (border windows,
 sign-extended windows, the depthwise row band) are planned as tensors live during that step
-only, so a large scratch of one layer does not sit beside the arena's peak elsewhere. The execution order is the model's unless another order of the same graph, which
-at every point runs the ready op that adds the fewest live bytes, gives a smaller arena
+only, so a large scratch of one layer does not sit beside the arena's peak elsewhere.
+
+The execution order is the model's unless another order of the same graph, which at every
+point runs the ready op that adds the fewest live bytes, gives a smaller arena
 (ResNet's downsampling blocks: the shortcut convolution, the last reader of the block input,
 then runs before the second convolution and writes over the input it consumes).
 """

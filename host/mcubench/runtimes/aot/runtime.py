@@ -11,7 +11,7 @@ from mcubench.core.boards import Board
 from mcubench.core.elf import flash_symbols
 from mcubench.core.errors import UserError
 from mcubench.core.types import RuntimeOptions, WorkloadSpec
-from mcubench.runtimes.aot.codegen import check_supported, compile_model
+from mcubench.runtimes.aot.codegen import KERNEL_FILES, check_supported, compile_model
 from mcubench.runtimes.base import FlashSplit, Runtime, WorkloadSources
 
 DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85")
@@ -48,7 +48,7 @@ def flash_parts(elf: Path) -> dict[str, int]:
                 weights += sym.size
             else:
                 model_code += sym.size
-        elif sym.source_file in ("mcb_kernels.c", "mcb_sparse.c", "mcb_fused.c") or (not sym.source_file and sym.name.startswith("mcbk_")):
+        elif sym.source_file in KERNEL_FILES or (not sym.source_file and sym.name.startswith("mcbk_")):
             kernels += sym.size
     return {"weights": weights, "model_code": model_code, "kernels": kernels}
 
